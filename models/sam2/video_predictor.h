@@ -62,7 +62,7 @@ class VideoPredictor {
 
   // add_new_points_or_box: points (x, y) with labels (1 positive, 0 negative) and/or a box
   // (x0, y0, x1, y1, given first as two points labelled 2 and 3), in video pixels when
-  // normalize_coords, else in model-input pixels. With clear_old_points false the points are
+  // normalize_coords, else already divided by the video width and height (0..1). With clear_old_points false the points are
   // appended to the frame's earlier ones (a box then is refused). Returns all objects' masks on
   // the frame.
   FrameMasks add_new_points_or_box(int64_t frame_idx, int64_t obj_id,
@@ -113,8 +113,7 @@ class VideoPredictor {
   const FrameFeatures& image_features(int64_t frame_idx);
   FrameOutput run_single_frame_inference(int64_t obj_idx, int64_t frame_idx, bool is_init_cond_frame,
                                          const PointInputs& point_inputs, const Tensor& mask_inputs, bool reverse,
-                                         bool run_mem_encoder, const Tensor& prev_sam_mask_logits,
-                                         Tensor* pred_masks_before_storage);
+                                         bool run_mem_encoder, const Tensor& prev_sam_mask_logits);
   FrameMasks prompted_frame_masks(int64_t frame_idx, bool is_cond);
   Tensor to_video_res(const Tensor& masks) const;
   void propagate_preflight();
