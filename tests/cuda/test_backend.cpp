@@ -49,3 +49,48 @@ TEST_CASE("ops without CUDA kernels refuse device tensors clearly") {
   Tensor g = ones({2}, DType::F32, Device::cuda());
   CHECK_THROWS_WITH_AS(exp(g), doctest::Contains("no implementation for cuda:0"), std::runtime_error);
 }
+
+TEST_CASE("device memory comes from the caching allocator and is reused") {
+  // Without a GPU the counters exist and read zero.
+  if (!cuda::is_available()) {
+    CHECK(cuda::memory_stats(0).allocated_bytes == 0);
+    CHECK(cuda::memory_stats(0).num_device_allocs == 0);
+    MESSAGE("skipped: no CUDA device (" << cuda::device_summary() << ")");
+    return;
+  }
+  cuda::ensure_backend();
+  const AllocatorStats before = cuda::memory_stats(0);
+  {
+    Tensor a = zeros({1000, 1000}, DType::F32, Device::cuda());  // 4 MB: a large block
+    Tensor b = zeros({100}, DType::F32, Device::cuda());         // a small block
+    const AllocatorStats during = cuda::memory_stats(0);
+    CHECK(during.allocated_bytes - before.allocated_bytes >= 4000000 + 400);
+    CHECK(during.active_blocks - before.active_blocks == 2);
+  }
+  const AllocatorStats after = cuda::memory_stats(0);
+  CHECK(after.allocated_bytes == before.allocated_bytes);
+  CHECK(after.peak_allocated_bytes >= before.allocated_bytes + 4000000);
+  // The same sizes again come from the cache, without asking the driver.
+  for (int i = 0; i < 10; ++i) {
+    Tensor a = zeros({1000, 1000}, DType::F32, Device::cuda());
+    Tensor b = zeros({100}, DType::F32, Device::cuda());
+  }
+  const AllocatorStats again = cuda::memory_stats(0);
+  CHECK(again.num_device_allocs == after.num_device_allocs);
+  CHECK(again.num_cache_hits >= after.num_cache_hits + 20);
+  cuda::empty_cache(0);
+  CHECK(cuda::memory_stats(0).reserved_bytes <= again.reserved_bytes);
+  cuda::reset_peak_memory_stats(0);
+  CHECK(cuda::memory_stats(0).peak_allocated_bytes == cuda::memory_stats(0).allocated_bytes);
+}
+
+TEST_CASE("large host <-> device copies (pinned staging, several chunks) keep every bit") {
+  if (!gpu_present()) return;
+  // 9 M floats = 36 MB: above the staging threshold, and not a multiple of the chunk.
+  Tensor h = random({3001, 2999}, DType::F64, 11, 100.0);
+  Tensor f = to(h, DType::F32);
+  Tensor g = to(f, Device::cuda());
+  CHECK(to_vector<float>(to(g, Device::cpu())) == to_vector<float>(f));
+  Tensor g64 = to(h, Device::cuda());
+  CHECK(to_vector<double>(to(g64, Device::cpu())) == to_vector<double>(h));
+}
