@@ -3,6 +3,10 @@
 #include <cstring>
 
 #include "ops/cpu_loops.h"
+#include "rvos/version.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/copy.h"
+#endif
 #include "ops/factory.h"
 #include "ops/internal.h"
 #include "ops/shape.h"
@@ -69,37 +73,54 @@ void copy_(const Tensor& dst, const Tensor& src) {
     copy_cpu(dst, src);
     return;
   }
-  // Across devices (or on a device without kernels yet): plain bytes when the
-  // geometry and dtype already match, else do the strided/cast part on the CPU.
-  if (src.shape() == dst.shape() && src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
-    raw_transfer(dst, src);
+  if (src.shape() == dst.shape() && src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() &&
+      (dst.is_cpu() || src.is_cpu())) {
+    raw_transfer(dst, src);  // plain bytes between host and device
     return;
   }
-  auto unsupported = [&](const char* what) {
-    throw std::runtime_error(std::string("copy_: ") + what + " between " + src.device().str() + " and " +
-                             dst.device().str() + " needs the device's kernels, which are not available");
-  };
-  if (!dst.is_cpu() && !src.is_cpu()) unsupported("a strided or casting copy");
-  if (!dst.is_cpu() && !dst.is_contiguous()) unsupported("a copy into a non-contiguous destination");
-  if (!src.is_cpu() && !src.is_contiguous()) unsupported("a copy from a non-contiguous source");
-  if (dst.is_cpu()) {  // src on device, contiguous required
-    Tensor host = Tensor::empty(src.shape(), src.dtype(), Device::cpu());
-    raw_transfer(host, src);
-    copy_cpu(dst, host);
-  } else {  // src on CPU, dst contiguous on device
-    Tensor host = Tensor::empty(dst.shape(), dst.dtype(), Device::cpu());
-    copy_cpu(host, src);
-    raw_transfer(dst, host);
+#if RVOS_HAVE_CUDA
+  if (dst.is_cuda() && src.is_cuda()) {
+    if (dst.device() != src.device()) {
+      // Between two GPUs: through a contiguous staging copy on the destination.
+      Tensor staged = Tensor::empty(src.shape(), src.dtype(), dst.device());
+      copy_(staged, contiguous(src.detach()));
+      cuda::copy_strided(dst, staged);
+      return;
+    }
+    cuda::copy_strided(dst, detail::broadcast_view(src, dst.shape()));
+    return;
   }
+  if (dst.is_cuda()) {
+    // Host source: its bytes as they are (made contiguous on the host), then cast / scattered on the device.
+    Tensor host = Tensor::empty(dst.shape(), src.dtype(), Device::cpu());
+    copy_cpu(host, src);
+    Tensor device = Tensor::empty(dst.shape(), src.dtype(), dst.device());
+    raw_transfer(device, host);
+    cuda::copy_strided(dst, device);
+    return;
+  }
+  // Device source: gathered into contiguous device memory, then converted on the host.
+  Tensor device = src.is_contiguous() ? src : Tensor::empty(src.shape(), src.dtype(), src.device());
+  if (!src.is_contiguous()) cuda::copy_strided(device, src);
+  Tensor host = Tensor::empty(src.shape(), src.dtype(), Device::cpu());
+  raw_transfer(host, device);
+  copy_cpu(dst, host);
+#else
+  throw std::runtime_error(std::string("copy_: ") + src.device().str() + " -> " + dst.device().str() +
+                           " in a build without CUDA");
+#endif
 }
 
 void fill_(const Tensor& dst, Scalar value) {
   check_defined(dst, "fill_", "dst");
   if (dst.numel() == 0) return;
   if (!dst.is_cpu()) {
-    Tensor host = Tensor::empty({}, dst.dtype(), Device::cpu());
-    fill_(host, value);
-    copy_(dst, host);
+#if RVOS_HAVE_CUDA
+    // Integer values stay exact; a floating value given to an integer tensor truncates, as on the CPU.
+    cuda::fill(dst, value.to<double>(), value.to<int64_t>());
+#else
+    throw std::runtime_error("fill_: " + dst.device().str() + " tensor in a build without CUDA");
+#endif
     return;
   }
   dispatch_all(dst.dtype(), "fill_", [&](auto tag) {
