@@ -10,6 +10,7 @@ PACKAGES=(
   libbenchmark-dev       # bench/
   libcli11-dev           # the rvos command line
   nlohmann-json3-dev     # JSON
+  libyaml-cpp-dev        # SAM 2 config files
   libstb-dev             # JPEG/PNG decoding
   libpng-dev             # palette PNGs (object ids)
   libjpeg-dev            # JPEG decoding as Pillow (libjpeg-turbo)

@@ -70,8 +70,10 @@ struct Sam2Config {
 };
 
 // The SAM2Base / SAM2VideoPredictor constructor defaults (what a YAML file is applied to): e.g.
-// num_maskmem 7, image_size 512, sigmoid scale 1 / bias 0, every optional feature off; the
-// sub-module configs are those of the official constructors.
+// num_maskmem 7, image_size 512, sigmoid scale 1 / bias 0, every optional feature off. The
+// sub-modules, which SAM2Base requires (a file must give them), are those of the default
+// Sam2Config; each sub-module section of a file starts from its own class's constructor defaults
+// (e.g. FpnNeck's bilinear top-down interpolation, MaskDownSampler's kernel 4 / stride 4).
 Sam2Config sam2_constructor_defaults();
 
 // Presets for the eight public checkpoints. Names: "sam2_hiera_t", "sam2_hiera_s",
@@ -88,11 +90,17 @@ bool is_sam2_preset(const std::string& name);
 std::string sam2_preset_for_checkpoint(const std::string& checkpoint_path);
 
 // An official-format YAML config file (the `model:` tree of configs/sam2*/sam2*_hiera_*.yaml).
-// When apply_postprocessing (build_sam2_video_predictor's default), the video predictor's
-// overrides are applied after the file: dynamic multimask via stability (delta 0.05, thresh
-// 0.98), binarize_mask_from_pts_for_mem_enc, fill_hole_area 8. Unknown keys, `_target_`s other
-// than the official classes, and values of the wrong type throw std::invalid_argument naming the
-// file and the dotted key; a missing or unreadable file throws std::runtime_error.
+// `_target_`s are matched by their class path inside the package, so MPG-SAM 2's copies
+// (`models.sam2.modeling...`) are read too; the model may be SAM2Base, SAM2VideoPredictor or
+// SAM2VideoPredictorVOS (built as the video predictor either way). Top-level groups other than
+// `model` (hydra's trainer, scratch, dataset, ...) are not read; `${...}` interpolations are
+// refused. When apply_postprocessing (build_sam2_video_predictor's default), the video
+// predictor's overrides are applied after the file: dynamic multimask via stability (delta 0.05,
+// thresh 0.98), binarize_mask_from_pts_for_mem_enc, fill_hole_area 8. Then validate() runs.
+// Unknown keys, missing required ones, `_target_`s other than the official classes, and values of
+// the wrong type throw std::invalid_argument naming the file and the dotted key, e.g.
+// "config.yaml: model.memory_attention.layer.foo: unknown key (line 40)"; a missing or unreadable
+// file throws std::runtime_error.
 Sam2Config load_sam2_yaml(const std::string& path, bool apply_postprocessing = true);
 // The same from YAML text (`origin` names it in messages).
 Sam2Config parse_sam2_yaml(const std::string& text, const std::string& origin = "<yaml>",
@@ -105,5 +113,10 @@ Sam2Config sam2_config(const std::string& name_or_path);
 // video predictor's post-processing, as their README describes them.
 Sam2Config sam2_micro_config();
 Sam2Config sam2_1_micro_config();
+
+// Every field as one `dotted.key: value` line (named after the YAML keys where a field has one,
+// heads.* for the SamHeadsConfig fields): for messages, `rvos info`, and comparing two configs
+// (equal when these are, name aside).
+std::string describe(const Sam2Config& config);
 
 }  // namespace rvos::sam2
