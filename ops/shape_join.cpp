@@ -2,6 +2,7 @@
 // gather, take_along_dim, repeat, flip; and the splits, which return views.
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 
 #include "ops/copy.h"
@@ -10,6 +11,17 @@
 #include "ops/internal.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "rvos/version.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/shape.h"
+#endif
+
+// The kernel call for tensors on a CUDA device; a build without CUDA never holds any.
+#if RVOS_HAVE_CUDA
+#define RVOS_ON_CUDA(...) __VA_ARGS__
+#else
+#define RVOS_ON_CUDA(...) throw std::logic_error("a CUDA tensor in a build without CUDA")
+#endif
 
 namespace rvos {
 
@@ -46,6 +58,16 @@ decltype(auto) dispatch_index(DType t, const char* op, F&& f) {
 
 // Throws std::out_of_range naming the first (row-major) index outside [0, size).
 void check_index_bounds(const Tensor& index, int64_t size, const char* op, int64_t dim) {
+  if (index.is_cuda()) {
+    // Checked on the device; the rare failure is reported from a host copy, with the same message.
+    bool out_of_bounds = false;
+    RVOS_ON_CUDA(out_of_bounds = cuda::any_out_of_bounds(index, size));
+    if (out_of_bounds) {
+      check_index_bounds(to(index, Device::cpu()), size, op, dim);
+      throw std::out_of_range(std::string(op) + ": index out of bounds for dim " + std::to_string(dim));
+    }
+    return;
+  }
   dispatch_index(index.dtype(), op, [&](auto tag) {
     using I = typename decltype(tag)::type;
     // Serial (huge grain), so the reported index is the first in row-major order.
@@ -213,6 +235,14 @@ Tensor gather_maps(const Tensor& in, const DimMaps& maps, Scalar fill, const cha
   Shape shape;
   for (const auto& m : maps) shape.push_back(static_cast<int64_t>(m.size()));
   Tensor out = Tensor::empty(shape, in.dtype(), in.device());
+  if (out.is_cuda()) {
+    // The fill value's bytes in the dtype, converted as on the CPU.
+    const Tensor fill_value = full({}, fill, in.dtype());
+    uint64_t fill_bits = 0;
+    std::memcpy(&fill_bits, fill_value.raw_data(), fill_value.element_size());
+    RVOS_ON_CUDA(cuda::gather_maps(out, in, maps, fill_bits));
+    return out;
+  }
   dispatch_all(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     gather_maps_kernel<T>(out, in, maps, fill.to<T>());
@@ -223,6 +253,11 @@ Tensor gather_maps(const Tensor& in, const DimMaps& maps, Scalar fill, const cha
 Tensor scatter_add_maps(const Tensor& g, const Shape& in_shape, DType in_dtype, const DimMaps& maps, const char* op) {
   Tensor gc = grad_as(g, in_dtype);
   Tensor gin = Tensor::empty(in_shape, in_dtype, g.device());
+  if (gin.is_cuda()) {
+    if (!is_floating(in_dtype)) throw_unsupported_dtype(op, in_dtype);
+    RVOS_ON_CUDA(cuda::scatter_add_maps(gin, gc, maps));
+    return gin;
+  }
   dispatch_floating(in_dtype, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     scatter_add_maps_kernel<T>(gin, gc, maps);
@@ -250,6 +285,10 @@ Tensor gather_forward(const Tensor& in, int64_t dim, const Tensor& index, const 
   const int64_t dim_stride = st[static_cast<size_t>(dim)];
   st[static_cast<size_t>(dim)] = 0;
   Tensor in_view = Tensor::view_of(in, index.shape(), st, in.offset());
+  if (out.is_cuda()) {
+    RVOS_ON_CUDA(cuda::gather(out, in_view, index, dim_stride));
+    return out;
+  }
   dispatch_all(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_index(index.dtype(), op, [&](auto itag) {
@@ -275,6 +314,11 @@ Tensor scatter_add_forward(const Tensor& g, int64_t dim, const Tensor& index, co
   Tensor gin = zeros(in_shape, dtype, g.device());
   const int64_t len = index.shape()[static_cast<size_t>(dim)];
   const int64_t gin_dim_stride = gin.strides()[static_cast<size_t>(dim)];
+  if (gin.is_cuda()) {
+    if (!is_floating(dtype)) throw_unsupported_dtype(op, dtype);
+    RVOS_ON_CUDA(cuda::scatter_add(gin, gc, index, dim));
+    return gin;
+  }
   dispatch_floating(dtype, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;
@@ -342,7 +386,6 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
                                   ts[i].device().str() + " at position " + std::to_string(i) + ")");
     }
   }
-  check_cpu("cat", {&ts[0]});
   // Legacy empty 1-D tensors [0] are skipped, as PyTorch does; they still take part in
   // the dtype promotion.
   auto skipped = [](const Tensor& t) { return t.dim() == 1 && t.shape()[0] == 0; };
@@ -429,7 +472,6 @@ Tensor stack(const std::vector<Tensor>& ts, int64_t dim) {
                                   ")");
     }
   }
-  check_cpu("stack", {&ts[0]});
   const int64_t rank = ts[0].dim() + 1;
   const int64_t d = dim < 0 ? dim + rank : dim;
   if (d < 0 || d >= rank) {
@@ -541,7 +583,6 @@ Tensor pad(const Tensor& t, const std::vector<int64_t>& pads, const std::string&
     throw_shape_error("pad", "padding length " + std::to_string(pads.size()) +
                                  " is more than twice the number of dimensions of input " + shape_str(t.shape()));
   }
-  check_cpu("pad", {&t});
   // Reflect and replicate accept any number of padded dims here (PyTorch limits them to the
   // last 1-3 dims of batched inputs); results agree wherever PyTorch accepts the input.
   DimMaps maps;
@@ -593,7 +634,6 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
   check_defined(t, "index_select", "input");
   check_defined(index, "index_select", "index");
   check_same_device("index_select", {&t, &index});
-  check_cpu("index_select", {&t, &index});
   const int64_t d = wrap_dim_scalar_ok(t, dim, "index_select dim");
   if (index.dim() > 1) {
     throw_shape_error("index_select", "index must be a vector (0-d or 1-d), got shape " + shape_str(index.shape()));
@@ -618,7 +658,6 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
   check_defined(t, "gather", "input");
   check_defined(index, "gather", "index");
   check_same_device("gather", {&t, &index});
-  check_cpu("gather", {&t, &index});
   const int64_t d = wrap_dim_scalar_ok(t, dim, "gather dim");
   dispatch_index(index.dtype(), "gather", [](auto) {});
   check_gather(t, d, index, "gather");
@@ -640,7 +679,6 @@ Tensor take_along_dim(const Tensor& t, const Tensor& index, int64_t dim) {
   check_defined(t, "take_along_dim", "input");
   check_defined(index, "take_along_dim", "index");
   check_same_device("take_along_dim", {&t, &index});
-  check_cpu("take_along_dim", {&t, &index});
   if (t.dim() != index.dim()) {
     throw_shape_error("take_along_dim", "input " + shape_str(t.shape()) + " and index " + shape_str(index.shape()) +
                                             " must have the same number of dimensions");
@@ -679,7 +717,6 @@ Tensor repeat(const Tensor& t, const Shape& repeats) {
   for (int64_t r : repeats) {
     if (r < 0) throw_shape_error("repeat", "repeats must be non-negative, got " + shape_str(repeats));
   }
-  check_cpu("repeat", {&t});
   const size_t nd = repeats.size(), lead = nd - static_cast<size_t>(t.dim());
   // The output seen as [r0, n0, r1, n1, ...], read from the input broadcast over the r dims.
   Shape out_shape(nd), pair_shape, src_strides, repeat_dims;
@@ -704,7 +741,6 @@ Tensor repeat(const Tensor& t, const Shape& repeats) {
 
 Tensor flip(const Tensor& t, const std::vector<int64_t>& dims) {
   check_defined(t, "flip", "input");
-  check_cpu("flip", {&t});
   std::vector<bool> flipped(static_cast<size_t>(std::max<int64_t>(t.dim(), 1)), false);
   std::vector<int64_t> wrapped;
   for (int64_t dim : dims) {
