@@ -7,11 +7,16 @@
 // convolutions (one input channel per group) use direct loops instead, where
 // im2col would copy the input kH*kW times for a tiny GEMM. Half and bfloat16
 // tensors are computed in float32 and rounded once at the end.
+//
+// CUDA tensors go to cuda/conv.h (rvos's kernels, or cuDNN when conv_backend() says so) at the
+// same three entry points; their bias gradients are channel sums on the device.
 #include "ops/conv.h"
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <string>
@@ -20,8 +25,13 @@
 #include "ops/cpu_loops.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
+#include "ops/linalg.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "rvos/version.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/conv.h"
+#endif
 
 namespace rvos {
 
@@ -452,8 +462,45 @@ void add_bias(T* y, const T* b, int64_t N, int64_t C, int64_t plane) {
   });
 }
 
+#if RVOS_HAVE_CUDA
+cuda::ConvGeometry device_geometry(const ConvGeom& g) {
+  cuda::ConvGeometry d;
+  d.N = g.N, d.C_in = g.C_in, d.H = g.H, d.W = g.W, d.C_out = g.C_out, d.OH = g.OH, d.OW = g.OW;
+  d.kH = g.kH, d.kW = g.kW, d.sH = g.sH, d.sW = g.sW, d.pH = g.pH, d.pW = g.pW, d.dH = g.dH, d.dW = g.dW;
+  d.groups = g.groups;
+  return d;
+}
+
+cuda::ConvOptions device_options() {
+  return {conv_backend() == ConvBackend::Cudnn ? cuda::ConvImpl::Cudnn : cuda::ConvImpl::Native, allow_tf32()};
+}
+
+// A contiguous copy of t in dtype dt (t itself when it already is one); undefined stays undefined.
+Tensor device_operand(const Tensor& t, DType dt) { return t.defined() ? prepared(t, dt) : Tensor(); }
+#endif
+
+// The bias gradient: gy [N, C, H, W] summed over N, H and W.
+Tensor bias_grad(const Tensor& gy) {
+#if RVOS_HAVE_CUDA
+  if (gy.is_cuda()) {
+    Tensor out = Tensor::empty({gy.size(1)}, gy.dtype(), gy.device());
+    cuda::channel_sum(out, contiguous(gy));
+    return out;
+  }
+#endif
+  return sum(gy, {0, 2, 3});
+}
+
 // The convolution of x (the geometry's input) with w, plus bias when defined, in dtype dt.
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g, DType dt) {
+#if RVOS_HAVE_CUDA
+  if (x.is_cuda()) {
+    Tensor y = Tensor::empty({g.N, g.C_out, g.OH, g.OW}, dt, x.device());
+    cuda::conv2d_forward(y, device_operand(x, dt), device_operand(w, dt), device_operand(bias, dt),
+                         device_geometry(g), device_options());
+    return y;
+  }
+#endif
   const DType cdt = compute_dtype(dt);
   Tensor xc = prepared(x, cdt), wc = prepared(w, cdt);
   Tensor y = Tensor::empty({g.N, g.C_out, g.OH, g.OW}, cdt, x.device());
@@ -473,6 +520,14 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
 // The gradient of the convolution's input given its output gradient gy (also the
 // transposed convolution of gy), plus bias when defined, in dtype dt.
 Tensor conv_input_grad(const Tensor& gy, const Tensor& w, const Tensor& bias, const ConvGeom& g, DType dt) {
+#if RVOS_HAVE_CUDA
+  if (gy.is_cuda()) {
+    Tensor gx = Tensor::empty({g.N, g.C_in, g.H, g.W}, dt, gy.device());
+    cuda::conv2d_input_grad(gx, device_operand(gy, dt), device_operand(w, dt), device_operand(bias, dt),
+                            device_geometry(g), device_options());
+    return gx;
+  }
+#endif
   const DType cdt = compute_dtype(dt);
   Tensor gc = prepared(gy, cdt), wc = prepared(w, cdt);
   Tensor gx = Tensor::empty({g.N, g.C_in, g.H, g.W}, cdt, gy.device());
@@ -491,6 +546,13 @@ Tensor conv_input_grad(const Tensor& gy, const Tensor& w, const Tensor& bias, co
 
 // The gradient of the convolution's weight [C_out, C_in/groups, kH, kW] in dtype dt.
 Tensor conv_weight_grad(const Tensor& x, const Tensor& gy, const ConvGeom& g, DType dt) {
+#if RVOS_HAVE_CUDA
+  if (x.is_cuda()) {
+    Tensor gw = Tensor::empty({g.C_out, g.cin_g(), g.kH, g.kW}, dt, x.device());
+    cuda::conv2d_weight_grad(gw, device_operand(x, dt), device_operand(gy, dt), device_geometry(g), device_options());
+    return gw;
+  }
+#endif
   const DType cdt = compute_dtype(dt);
   Tensor xc = prepared(x, cdt), gc = prepared(gy, cdt);
   Tensor gw = Tensor::empty({g.C_out, g.cin_g(), g.kH, g.kW}, cdt, x.device());
@@ -526,7 +588,6 @@ void check_conv_args(const char* op, const Tensor& x, const Tensor& w, const Ten
   check_defined(x, op, "input");
   check_defined(w, op, "weight");
   check_same_device(op, {&x, &w, &bias});
-  check_cpu(op, {&x, &w, &bias});
   check_floating(x, op, "input");
   auto same_dtype = [&](const Tensor& t, const char* name) {
     if (t.dtype() != x.dtype()) {
@@ -649,7 +710,7 @@ Tensor conv2d_batched(const Tensor& x, const Tensor& w, const Tensor& bias, cons
                      const Tensor& gy = grads[0];
                      return TensorList{need_x ? conv_input_grad(gy, wd, Tensor(), g, dt) : Tensor(),
                                        need_w ? conv_weight_grad(xd, gy, g, dt) : Tensor(),
-                                       need_b ? sum(gy, {0, 2, 3}) : Tensor()};
+                                       need_b ? bias_grad(gy) : Tensor()};
                    });
 }
 
@@ -664,7 +725,7 @@ Tensor conv_transpose2d_batched(const Tensor& x, const Tensor& w, const Tensor& 
                      // The output gradient plays the convolution's input, x its output gradient.
                      return TensorList{need_x ? conv_forward(gy, wd, Tensor(), g, dt) : Tensor(),
                                        need_w ? conv_weight_grad(gy, xd, g, dt) : Tensor(),
-                                       need_b ? sum(gy, {0, 2, 3}) : Tensor()};
+                                       need_b ? bias_grad(gy) : Tensor()};
                    });
 }
 
@@ -693,7 +754,6 @@ int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t 
 PoolGeom pool_geometry(const char* op, const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation,
                        bool ceil_mode) {
   check_defined(x, op, "input");
-  check_cpu(op, {&x});
   check_floating(x, op, "input");
   const bool rank_ok = x.dim() == 3 || x.dim() == 4;
   if (!rank_ok || x.size(-1) == 0 || x.size(-2) == 0 || x.size(-3) == 0) {
@@ -856,6 +916,31 @@ void avg_pool_backward(const T* gy, T* gx, const PoolGeom& g, bool count_include
 
 }  // namespace
 
+namespace {
+// -1 until read from RVOS_CONV_BACKEND.
+std::atomic<int> conv_backend_setting{-1};
+}  // namespace
+
+ConvBackend conv_backend() {
+  int v = conv_backend_setting.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* env = std::getenv("RVOS_CONV_BACKEND");
+    const std::string name = env != nullptr ? env : "";
+    if (!name.empty() && name != "native" && name != "cudnn") {
+      throw std::invalid_argument("RVOS_CONV_BACKEND must be 'native' or 'cudnn', got '" + name + "'");
+    }
+    int expected = -1;
+    conv_backend_setting.compare_exchange_strong(expected, static_cast<int>(name == "cudnn" ? ConvBackend::Cudnn
+                                                                                            : ConvBackend::Native));
+    v = conv_backend_setting.load(std::memory_order_relaxed);
+  }
+  return static_cast<ConvBackend>(v);
+}
+
+void set_conv_backend(ConvBackend backend) {
+  conv_backend_setting.store(static_cast<int>(backend), std::memory_order_relaxed);
+}
+
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding, Size2 dilation,
               int64_t groups) {
   const ConvGeom g = conv2d_geometry(x, weight, bias, stride, padding, dilation, groups);
@@ -870,18 +955,42 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   return conv_transpose2d_batched(x, weight, bias, g);
 }
 
+#if RVOS_HAVE_CUDA
+namespace {
+cuda::PoolGeometry device_pool_geometry(const PoolGeom& g) {
+  cuda::PoolGeometry d;
+  d.planes = g.planes, d.H = g.H, d.W = g.W, d.OH = g.OH, d.OW = g.OW;
+  d.kH = g.kH, d.kW = g.kW, d.sH = g.sH, d.sW = g.sW, d.pH = g.pH, d.pW = g.pW, d.dH = g.dH, d.dW = g.dW;
+  return d;
+}
+}  // namespace
+#endif
+
 Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding, Size2 dilation, bool ceil_mode) {
   const PoolGeom g = pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode);
   Tensor xc = contiguous(x.detach());
   Tensor y = Tensor::empty(pooled_shape(x, g), x.dtype(), x.device());
   Tensor indices = Tensor::empty(pooled_shape(x, g), DType::I64, x.device());
-  dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    max_pool_forward(xc.data<T>(), y.data<T>(), indices.data<int64_t>(), g);
-  });
+  if (x.is_cuda()) {
+#if RVOS_HAVE_CUDA
+    cuda::max_pool2d_forward(y, indices, xc, device_pool_geometry(g));
+#endif
+  } else {
+    dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      max_pool_forward(xc.data<T>(), y.data<T>(), indices.data<int64_t>(), g);
+    });
+  }
   const Shape in_shape = x.shape();
   const DType dt = x.dtype();
   return with_grad("max_pool2d", {x}, y, [indices, in_shape, dt, g](const TensorList& grads) {
+#if RVOS_HAVE_CUDA
+    if (grads[0].is_cuda()) {
+      Tensor gx = Tensor::empty(in_shape, dt, grads[0].device());
+      cuda::max_pool2d_backward(gx, prepared(grads[0], dt), indices, device_pool_geometry(g));
+      return TensorList{gx};
+    }
+#endif
     const DType cdt = compute_dtype(dt);
     Tensor gc = prepared(grads[0], cdt);
     Tensor gx = Tensor::empty(in_shape, cdt, gc.device());
@@ -898,13 +1007,26 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 paddin
   const PoolGeom g = pool_geometry("avg_pool2d", x, kernel_size, stride, padding, {1, 1}, ceil_mode);
   Tensor xc = contiguous(x.detach());
   Tensor y = Tensor::empty(pooled_shape(x, g), x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    avg_pool_forward(xc.data<T>(), y.data<T>(), g, count_include_pad);
-  });
+  if (x.is_cuda()) {
+#if RVOS_HAVE_CUDA
+    cuda::avg_pool2d_forward(y, xc, device_pool_geometry(g), count_include_pad);
+#endif
+  } else {
+    dispatch_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      avg_pool_forward(xc.data<T>(), y.data<T>(), g, count_include_pad);
+    });
+  }
   const Shape in_shape = x.shape();
   const DType dt = x.dtype();
   return with_grad("avg_pool2d", {x}, y, [in_shape, dt, g, count_include_pad](const TensorList& grads) {
+#if RVOS_HAVE_CUDA
+    if (grads[0].is_cuda()) {
+      Tensor gx = Tensor::empty(in_shape, dt, grads[0].device());
+      cuda::avg_pool2d_backward(gx, prepared(grads[0], dt), device_pool_geometry(g), count_include_pad);
+      return TensorList{gx};
+    }
+#endif
     const DType cdt = compute_dtype(dt);
     Tensor gc = prepared(grads[0], cdt);
     Tensor gx = Tensor::empty(in_shape, cdt, gc.device());

@@ -1,5 +1,5 @@
 #pragma once
-// 2-D convolution and pooling on NCHW tensors (batch dim optional, as in PyTorch).
+// 2-D convolution and pooling on NCHW tensors (batch dim optional, as in PyTorch), on the CPU and CUDA.
 #include <array>
 
 #include "ops/common.h"
@@ -20,5 +20,11 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride = {0, 0}, Siz
                   Size2 dilation = {1, 1}, bool ceil_mode = false);
 Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride = {0, 0}, Size2 padding = {0, 0},
                   bool ceil_mode = false, bool count_include_pad = true);
+
+// Who computes convolutions of CUDA tensors: rvos's own kernels (the default) or cuDNN. The
+// default is read from RVOS_CONV_BACKEND ("native" or "cudnn") on first use; CPU tensors ignore it.
+enum class ConvBackend { Native, Cudnn };
+void set_conv_backend(ConvBackend backend);
+ConvBackend conv_backend();
 
 }  // namespace rvos
