@@ -4,7 +4,8 @@
 // (UpSample.h, cpu/UpSampleKernel.cpp), in the same float types, and applied in
 // the same order, so that float32 results reproduce PyTorch's up to last-bit
 // differences. The gradient is the adjoint of the forward: the same weights,
-// scattered back.
+// scattered back. CUDA tensors use the same weights, computed here and applied by
+// cuda/resize.h in the same order of operations.
 #include "ops/resize.h"
 
 #include <algorithm>
@@ -17,7 +18,11 @@
 #include "ops/copy.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
+#include "rvos/version.h"
 #include "tensor/parallel.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/resize.h"
+#endif
 
 namespace rvos {
 
@@ -362,6 +367,24 @@ void bilinear_direct(const T* src, const Geo& g, int64_t P, const Taps& th, cons
   });
 }
 
+#if RVOS_HAVE_CUDA
+cuda::TapsView device_view(const Taps& t) { return {t.out, t.start.data(), t.index.data(), t.weight.data()}; }
+cuda::TapsView* device_view(const Taps* t, cuda::TapsView& storage) {
+  if (t == nullptr) return nullptr;
+  storage = device_view(*t);
+  return &storage;
+}
+cuda::PlaneLayout device_layout(const Geo& g) { return {g.C, g.sn, g.sc, g.sh, g.sw}; }
+
+// separable() on the device.
+void separable_cuda(const Tensor& dst, const Tensor& src, const Geo& g, int64_t P, int64_t H, int64_t W,
+                    const Taps* tw, const Taps* th, bool double_accumulation) {
+  cuda::TapsView vw, vh;
+  cuda::resize_separable(dst, src, device_layout(g), P, H, W, device_view(tw, vw), device_view(th, vh),
+                         double_accumulation);
+}
+#endif
+
 // What the backward needs: the taps the forward applied (null for an axis that
 // was left as it is) and the geometry.
 struct Plan {
@@ -375,6 +398,15 @@ Tensor interpolate_backward(const Tensor& grad, const Plan& plan, const Shape& i
   Tensor gin = Tensor::empty(in_shape, g.dtype(), g.device());
   const Taps twt = plan.tw ? plan.tw->transposed(plan.IW) : Taps();
   const Taps tht = plan.th ? plan.th->transposed(plan.IH) : Taps();
+#if RVOS_HAVE_CUDA
+  if (g.is_cuda()) {
+    if (plan.P > 0) {
+      separable_cuda(gin, g, Geo::contiguous(plan.OH, plan.OW), plan.P, plan.OH, plan.OW, plan.tw ? &twt : nullptr,
+                     plan.th ? &tht : nullptr, true);
+    }
+    return gin;
+  }
+#endif
   dispatch_floating(g.dtype(), "interpolate_backward", [&](auto tag) {
     using G = typename decltype(tag)::type;
     separable<G, G, double>(g.data<G>(), Geo::contiguous(plan.OH, plan.OW), plan.P, plan.OH, plan.OW,
@@ -412,7 +444,6 @@ std::string doubles_str(const std::vector<double>& v) {
 
 Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
   check_defined(x, kOp, "input");
-  check_cpu(kOp, {&x});
   const InterpMode mode = options.mode;
   const std::string mname = mode_name(mode);
   const bool nearest = mode == InterpMode::Nearest || mode == InterpMode::NearestExact;
@@ -515,7 +546,13 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
         th = is2d ? nearest_taps<M>(plan.IH, plan.OH, scale_h, exact) : nearest_taps<M>(1, 1, std::nullopt, exact);
         tw = nearest_taps<M>(plan.IW, plan.OW, scale_w, exact);
       }
-      if (plan.P > 0) gather_nearest<T>(xd.data<T>(), geo, plan.P, th, tw, out.data<T>());
+      if (plan.P > 0 && x.is_cuda()) {
+#if RVOS_HAVE_CUDA
+        cuda::resize_nearest(out, xd, device_layout(geo), plan.P, device_view(th), device_view(tw));
+#endif
+      } else if (plan.P > 0) {
+        gather_nearest<T>(xd.data<T>(), geo, plan.P, th, tw, out.data<T>());
+      }
       if (is2d) plan.th = std::make_shared<const Taps>(std::move(th));
       plan.tw = std::make_shared<const Taps>(std::move(tw));
     });
@@ -533,6 +570,10 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
       }
       if (!plan.tw && !plan.th) {
         copy_(out, xd);
+      } else if (plan.P > 0 && x.is_cuda()) {
+#if RVOS_HAVE_CUDA
+        separable_cuda(out, xd, geo, plan.P, plan.IH, plan.IW, plan.tw.get(), plan.th.get(), false);
+#endif
       } else if (plan.P > 0) {
         separable<T, T, S>(xd.data<T>(), geo, plan.P, plan.IH, plan.IW, plan.tw.get(), plan.th.get(), out.data<T>());
       }
@@ -550,7 +591,14 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
         // left instead: a last-bit difference).
         plan.th = std::make_shared<const Taps>(linear_taps<M>(plan.IH, plan.OH, ac, scale_h, identity));
         plan.tw = std::make_shared<const Taps>(linear_taps<M>(plan.IW, plan.OW, ac, scale_w, identity));
-        if (plan.P > 0) bilinear_direct<T>(xd.data<T>(), geo, plan.P, *plan.th, *plan.tw, out.data<T>());
+        if (plan.P > 0 && x.is_cuda()) {
+#if RVOS_HAVE_CUDA
+          cuda::resize_bilinear_direct(out, xd, device_layout(geo), plan.P, device_view(*plan.th),
+                                       device_view(*plan.tw));
+#endif
+        } else if (plan.P > 0) {
+          bilinear_direct<T>(xd.data<T>(), geo, plan.P, *plan.th, *plan.tw, out.data<T>());
+        }
         return;
       }
       auto make = [&](int64_t in, int64_t o, std::optional<double> s) {
@@ -559,7 +607,11 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
       };
       plan.tw = make(plan.IW, plan.OW, scale_w);
       if (is2d) plan.th = make(plan.IH, plan.OH, scale_h);
-      if (plan.P > 0) {
+      if (plan.P > 0 && x.is_cuda()) {
+#if RVOS_HAVE_CUDA
+        separable_cuda(out, xd, geo, plan.P, plan.IH, plan.IW, plan.tw.get(), plan.th.get(), false);
+#endif
+      } else if (plan.P > 0) {
         separable<T, T, M>(xd.data<T>(), geo, plan.P, plan.IH, plan.IW, plan.tw.get(), plan.th.get(), out.data<T>());
       }
     });
