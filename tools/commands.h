@@ -19,5 +19,6 @@ Command add_pack_mevis(CLI::App& parent);
 Command add_overlay(CLI::App& parent);
 Command add_convert(CLI::App& parent);
 Command add_inspect(CLI::App& parent);
+Command add_track(CLI::App& parent);
 
 }  // namespace rvos::cli

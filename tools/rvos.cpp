@@ -19,13 +19,15 @@ int main(int argc, char** argv) {
       "  rvos eval --dataset davis --pred out/valid/anno_0 --gt DAVIS   J, F and J&F of predictions\n"
       "  rvos inspect model.pt     keys, dtypes and shapes of a checkpoint\n"
       "  rvos convert model.pt model.safetensors   a PyTorch checkpoint to safetensors\n"
+      "  rvos track --model sam2.1_hiera_tiny.pt --frames bmx/ --point 210,350 --out masks/bmx   track an object with SAM 2\n"
       "  rvos help demo            flags of one command\n"
       "Run 'rvos CMD --help' for the flags of a command.");
 
   const std::vector<rvos::cli::Command> commands{rvos::cli::add_info(app), rvos::cli::add_demo(app),
                                                  rvos::cli::add_eval(app), rvos::cli::add_pack_ytvos(app),
                                                  rvos::cli::add_pack_mevis(app), rvos::cli::add_overlay(app),
-                                                 rvos::cli::add_convert(app), rvos::cli::add_inspect(app)};
+                                                 rvos::cli::add_convert(app), rvos::cli::add_inspect(app),
+                                                 rvos::cli::add_track(app)};
 
   std::string help_topic;
   CLI::App* help = app.add_subcommand("help", "Show help for rvos or for one command");
