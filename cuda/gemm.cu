@@ -340,7 +340,10 @@ bool lt_matmul(BlasContext& ctx, const MatrixBatch& c, const MatrixBatch& a, con
     if (status == CUBLAS_STATUS_SUCCESS && returned > 0 && result.state == CUBLAS_STATUS_SUCCESS) {
       choice.found = true;
       choice.algo = result.algo;
-    } else if (status != CUBLAS_STATUS_SUCCESS && status != CUBLAS_STATUS_NOT_SUPPORTED) {
+    } else if (status != CUBLAS_STATUS_SUCCESS && status != CUBLAS_STATUS_NOT_SUPPORTED &&
+               status != CUBLAS_STATUS_INVALID_VALUE) {
+      // No algorithm for this layout (NOT_SUPPORTED, or INVALID_VALUE for layouts cuBLASLt does
+      // not take) leaves the problem to cublasGemmStridedBatchedEx and the epilogue kernel.
       check_cublas(status, "cublasLtMatmulAlgoGetHeuristic");
     }
     cached = tls_lt_choices.emplace(key, choice).first;
