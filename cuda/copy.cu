@@ -1,25 +1,24 @@
-// Strided copy with dtype conversion, and fill.
+// Strided copy with dtype conversion, and fill. Copies run on the elementwise kernels
+// (elementwise_loops.cuh): 16-byte vectorised loads and stores when both sides are contiguous,
+// otherwise offsets over the collapsed dimensions (views of any rank whose dimensions merge to at
+// most kMaxDims).
 #include "cuda/common.cuh"
 #include "cuda/copy.h"
+#include "cuda/elementwise_loops.cuh"
 
 namespace rvos::cuda {
 
 namespace {
 
-template <class D, class S>
-__global__ void copy_kernel(D* dst, StridedIndexer dst_ix, const S* src, StridedIndexer src_ix, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    convert(dst + dst_ix.offset(i), src + src_ix.offset(i));
+// The value itself: the conversion is the kernels' load and store (float compute for half types,
+// bool as != 0), the rules of convert().
+struct CopyValue {
+  static constexpr const char* kName = "copy_kernel";
+  template <class C>
+  __device__ C operator()(C v) const {
+    return v;
   }
-}
-
-// Both contiguous: no index arithmetic.
-template <class D, class S>
-__global__ void copy_contiguous_kernel(D* dst, const S* src, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    convert(dst + i, src + i);
-  }
-}
+};
 
 template <class T>
 __global__ void fill_kernel(T* dst, StridedIndexer ix, T value, int64_t n) {
@@ -48,14 +47,7 @@ void copy_strided(const Tensor& dst, const Tensor& src) {
     using D = typename decltype(dtag)::type;
     dispatch_device_all(src.dtype(), "copy_", [&](auto stag) {
       using S = typename decltype(stag)::type;
-      D* d = static_cast<D*>(dst.raw_data());
-      const S* s = static_cast<const S*>(src.raw_data());
-      if (dst.is_contiguous() && src.is_contiguous()) {
-        copy_contiguous_kernel<D, S><<<blocks_for(n), 256, 0, stream>>>(d, s, n);
-      } else {
-        copy_kernel<D, S><<<blocks_for(n), 256, 0, stream>>>(d, make_indexer(dst), s, make_indexer(src), n);
-      }
-      RVOS_CUDA_CHECK_LAUNCH("copy_kernel");
+      elementwise_kernels::launch<D, CopyValue, S>(CopyValue{}, dst, {&src});
     });
   });
 }
