@@ -63,3 +63,26 @@ TEST_CASE("cast gradients flow back to the device input") {
   check_cuda_matches_cpu("to(float64 -> float32)", [](const TensorList& x) { return to(x[0], DType::F32); },
                          {random({17, 3})}, {1e-6, 1e-6, true, true});
 }
+
+TEST_CASE("casts of a million and three elements, misaligned views and many-dimensional views") {
+  if (!gpu_present()) return;
+  const Tensor values = mul(random({1000003}, DType::F64, 7), 40.0);
+  for (DType from : kAll) {
+    for (DType to_dtype : kAll) {
+      INFO(dtype_name(from) << " -> " << dtype_name(to_dtype));
+      const Tensor src = to(abs(values), from);
+      const Tensor g = to(src, Device::cuda());
+      // Contiguous and 16-byte aligned: the vectorised path, with a tail of 1000003 % width elements.
+      CHECK(to_vector<double>(to(g, to_dtype)) == to_vector<double>(to(src, to_dtype)));
+      // A contiguous view three elements in (misaligned for 16-byte access).
+      CHECK(to_vector<double>(to(narrow(g, 0, 3, 1000000), to_dtype)) ==
+            to_vector<double>(to(narrow(src, 0, 3, 1000000), to_dtype)));
+    }
+  }
+  // Nine dimensions that merge into fewer; reversed strides.
+  const Tensor nine = random({2, 2, 2, 2, 2, 2, 2, 2, 5}, DType::F32, 8);
+  const Tensor gnine = to(nine, Device::cuda());
+  CHECK(to_vector<double>(to(gnine, DType::BF16)) == to_vector<double>(to(nine, DType::BF16)));
+  CHECK(to_vector<float>(contiguous(slice(gnine, 8, 1, 5, 2))) == to_vector<float>(contiguous(slice(nine, 8, 1, 5, 2))));
+  CHECK(to_vector<float>(flip(gnine, {0, 8})) == to_vector<float>(flip(nine, {0, 8})));
+}
