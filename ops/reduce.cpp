@@ -5,6 +5,8 @@
 // inner run. Float32 accumulates in double, so results are at least as accurate
 // as PyTorch's pairwise sums. Gradients follow PyTorch's formulas
 // (FunctionsManual.cpp), including their handling of zeros, ties and NaNs.
+// CUDA tensors go to the kernels of cuda/reduce.h, which read the permuted view
+// as it is (no copy) and accumulate as these CPU kernels do.
 #include "ops/reduce.h"
 
 #include <algorithm>
@@ -17,6 +19,10 @@
 #include "ops/factory.h"
 #include "ops/internal.h"
 #include "ops/shape.h"
+#include "rvos/version.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/reduce.h"
+#endif
 
 namespace rvos {
 
@@ -47,7 +53,10 @@ struct ReducePlan {
   Shape out_shape_squeezed;   // without keepdim
   Shape perm;                 // input dims in block order: kept dims, then reduced dims
   int64_t outer = 1, inner = 1;
-  Tensor block;               // contiguous [outer, inner] view of the input
+  int64_t reduced_ndim = 0;   // trailing dims of `block` that are reduced
+  // The input with its dims in `perm` order: contiguous (an [outer, inner] block) on the CPU; on a
+  // device, the permuted view itself (the kernels take any strides).
+  Tensor block;
 };
 
 // Which dims of x are reduced. A 0-dim tensor accepts dim 0 and -1 (as PyTorch).
@@ -92,6 +101,7 @@ ReducePlan plan_reduce(const Tensor& x, const Dims& dims, const char* op) {
     if (p.reduced[static_cast<size_t>(d)]) {
       p.perm.push_back(d);
       p.inner *= x.shape()[d];
+      ++p.reduced_ndim;
     }
   }
   Shape ps, pst;
@@ -100,7 +110,7 @@ ReducePlan plan_reduce(const Tensor& x, const Dims& dims, const char* op) {
     pst.push_back(x.strides()[d]);
   }
   Tensor pv = Tensor::view_of(x, ps, pst, x.offset());
-  if (!pv.is_contiguous()) {
+  if (!pv.is_contiguous() && x.is_cpu()) {
     Tensor c = Tensor::empty(ps, x.dtype(), x.device());
     copy_(c, pv);
     pv = c;
@@ -114,6 +124,35 @@ Tensor unblock(const Tensor& block, const ReducePlan& p) {
   Shape inverse(p.perm.size());
   for (size_t i = 0; i < p.perm.size(); ++i) inverse[static_cast<size_t>(p.perm[i])] = static_cast<int64_t>(i);
   return permute(block, inverse);
+}
+
+#if RVOS_HAVE_CUDA
+using DeviceKind = cuda::ReduceKind;
+#else
+enum class DeviceKind { Sum, Mean, Prod, Var, Std, Amax, Amin, NormZero, NormOne, NormTwo, NormInf, NormNegInf, NormP,
+                        LogSumExp, All, Any };
+#endif
+
+#if !RVOS_HAVE_CUDA
+[[noreturn]] void throw_no_cuda(const char* op, const Tensor& t) {
+  throw std::runtime_error(std::string(op) + ": " + t.device().str() + " tensor in a build without CUDA");
+}
+#endif
+
+// The reduction of the plan's block on its device, into a new tensor of `out_dtype`.
+Tensor device_reduce(const ReducePlan& p, DType out_dtype, bool keepdim, DeviceKind kind, double norm_p = 2.0,
+                     int64_t correction = 1) {
+  Tensor out = Tensor::empty(keepdim ? p.out_shape : p.out_shape_squeezed, out_dtype, p.block.device());
+#if RVOS_HAVE_CUDA
+  cuda::ReduceParams params;
+  params.p = norm_p;
+  params.correction = correction;
+  cuda::reduce(out, p.block, p.reduced_ndim, kind, params);
+#else
+  (void)kind, (void)norm_p, (void)correction;
+  throw_no_cuda("reduce", out);
+#endif
+  return out;
 }
 
 // Ops without an identity (max, min, inf-norms) refuse to reduce an empty dim.
@@ -188,10 +227,10 @@ int64_t extreme_index(const T* row, int64_t n) {
 template <bool IsMax>
 Tensor extreme_values(const Tensor& x, const Dims& dims, bool keepdim, const char* name) {
   check_defined(x, name, "input");
-  check_cpu(name, {&x});
   ReducePlan p = plan_reduce(x.detach(), dims, name);
   check_nonempty_reduction(x, p, name);
-  Tensor y = dispatch_all(x.dtype(), name, [&](auto tag) {
+  Tensor y = !x.is_cpu() ? device_reduce(p, x.dtype(), keepdim, IsMax ? DeviceKind::Amax : DeviceKind::Amin)
+                         : dispatch_all(x.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     return map_rows<T, T>(p, x.dtype(), keepdim,
                           [](const T* row, int64_t n) { return row[extreme_index<IsMax>(row, n)]; });
@@ -216,6 +255,14 @@ Tensor scatter_picked(const Tensor& g, const Tensor& index, const Shape& in_shap
   for (int64_t d = 0; d < dim; ++d) outer *= in_shape[static_cast<size_t>(d)];
   for (size_t d = static_cast<size_t>(dim) + 1; d < in_shape.size(); ++d) inner *= in_shape[d];
   const int64_t n = in_shape[static_cast<size_t>(dim)];
+  if (!g.is_cpu()) {
+#if RVOS_HAVE_CUDA
+    cuda::scatter_along_dim(out, gc, ic, outer, n, inner);
+    return out;
+#else
+    throw_no_cuda("max_backward", g);
+#endif
+  }
   dispatch_floating(g.dtype(), "max_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* o = static_cast<T*>(out.raw_data());
@@ -233,26 +280,35 @@ template <bool IsMax>
 std::pair<Tensor, Tensor> extreme_along(const Tensor& x, int64_t dim, bool keepdim, bool want_values,
                                         const char* name) {
   check_defined(x, name, "input");
-  check_cpu(name, {&x});
   ReducePlan p = plan_reduce(x.detach(), {dim}, name);
   check_nonempty_reduction(x, p, name);
   Tensor values = want_values ? Tensor::empty(keepdim ? p.out_shape : p.out_shape_squeezed, x.dtype(), x.device())
                               : Tensor();
   Tensor indices = Tensor::empty(keepdim ? p.out_shape : p.out_shape_squeezed, DType::I64, x.device());
-  dispatch_all(x.dtype(), name, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = static_cast<const T*>(p.block.raw_data());
-    T* vo = want_values ? static_cast<T*>(values.raw_data()) : nullptr;
-    int64_t* io = static_cast<int64_t*>(indices.raw_data());
-    const int64_t n = p.inner;
-    parallel_for(0, p.outer, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const int64_t i = extreme_index<IsMax>(in + r * n, n);
-        io[r] = i;
-        if (vo) vo[r] = in[r * n + i];
-      }
+  if (!x.is_cpu()) {
+#if RVOS_HAVE_CUDA
+    // A 0-d input is one element along a dim of size 1.
+    const Tensor block = p.block.dim() == 0 ? Tensor::view_of(p.block, {1}, {1}, p.block.offset()) : p.block;
+    cuda::arg_reduce(values, indices, block, IsMax);
+#else
+    throw_no_cuda(name, x);
+#endif
+  } else {
+    dispatch_all(x.dtype(), name, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* in = static_cast<const T*>(p.block.raw_data());
+      T* vo = want_values ? static_cast<T*>(values.raw_data()) : nullptr;
+      int64_t* io = static_cast<int64_t*>(indices.raw_data());
+      const int64_t n = p.inner;
+      parallel_for(0, p.outer, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const int64_t i = extreme_index<IsMax>(in + r * n, n);
+          io[r] = i;
+          if (vo) vo[r] = in[r * n + i];
+        }
+      });
     });
-  });
+  }
   if (!want_values || !is_floating(x.dtype())) return {values, indices};
   const int64_t wdim = x.dim() == 0 ? 0 : x.wrap_dim(dim);
   values = with_grad(name, {x}, values, [idx = indices, in_shape = x.shape(), wdim](const TensorList& g) {
@@ -265,9 +321,9 @@ std::pair<Tensor, Tensor> extreme_along(const Tensor& x, int64_t dim, bool keepd
 template <bool All>
 Tensor all_any(const Tensor& x, const Dims& dims, bool keepdim, const char* name) {
   check_defined(x, name, "input");
-  check_cpu(name, {&x});
   ReducePlan p = plan_reduce(x.detach(), dims, name);
   const DType out_dt = x.dtype() == DType::U8 ? DType::U8 : DType::Bool;
+  if (!x.is_cpu()) return device_reduce(p, out_dt, keepdim, All ? DeviceKind::All : DeviceKind::Any);
   return dispatch_all(x.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     return dispatch_all(out_dt, name, [&](auto otag) {
@@ -286,6 +342,9 @@ Tensor all_any(const Tensor& x, const Dims& dims, bool keepdim, const char* name
 // then squared deviations), divided by max(0, n - correction) as PyTorch.
 template <bool TakeSqrt>
 Tensor var_forward(const ReducePlan& p, DType dt, int64_t correction, bool keepdim) {
+  if (!p.block.is_cpu()) {
+    return device_reduce(p, dt, keepdim, TakeSqrt ? DeviceKind::Std : DeviceKind::Var, 2.0, correction);
+  }
   return dispatch_floating(dt, "var", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return map_rows<T, T>(p, dt, keepdim, [correction](const T* row, int64_t n) {
@@ -396,6 +455,14 @@ Tensor cumsum_kernel(const Tensor& x, int64_t dim, bool reverse) {
     for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
     n = x.shape()[dim];
   }
+  if (!x.is_cpu()) {
+#if RVOS_HAVE_CUDA
+    cuda::cumsum(out, xc, outer, n, inner, reverse);
+    return out;
+#else
+    throw_no_cuda("cumsum", x);
+#endif
+  }
   dispatch_all(x.dtype(), "cumsum", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using O = std::conditional_t<std::is_floating_point_v<compute_t<T>>, T, int64_t>;
@@ -410,20 +477,34 @@ enum class NormKind { Zero, One, Two, Inf, NegInf, General };
 
 Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<DType> dtype) {
   check_defined(x, "sum", "input");
-  check_cpu("sum", {&x});
   const DType out_dt = dtype.value_or(sum_result_type(x.dtype()));
   Tensor xin = x.dtype() == out_dt || !is_floating(out_dt) ? x.detach() : to(x.detach(), out_dt);
   ReducePlan p = plan_reduce(xin, dims, "sum");
-  Tensor y = dispatch_all(xin.dtype(), "sum", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    using A = acc_t<T>;
-    return dispatch_all(out_dt, "sum", [&](auto otag) {
-      using O = typename decltype(otag)::type;
-      return reduce_rows<O, T>(p, out_dt, keepdim, [] { return A(0); },
-                               [](A& a, T v, int64_t) { a += static_cast<A>(convert<compute_t<T>>(v)); },
-                               [](A a) { return convert<O>(a); });
+  Tensor y;
+  if (!x.is_cpu()) {
+    if (is_floating(out_dt)) {
+      y = device_reduce(p, out_dt, keepdim, DeviceKind::Sum);
+    } else {
+      // Integer results: summed in int64 (integer inputs) or float64 (floating ones), then cast
+      // as the CPU casts its accumulator.
+      const bool floating_in = is_floating(xin.dtype());
+      const DType acc_dt = floating_in ? DType::F64 : DType::I64;
+      y = device_reduce(floating_in ? plan_reduce(to(xin, DType::F64), dims, "sum") : p, acc_dt, keepdim,
+                        DeviceKind::Sum);
+      if (acc_dt != out_dt) y = to(y, out_dt);
+    }
+  } else {
+    y = dispatch_all(xin.dtype(), "sum", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      using A = acc_t<T>;
+      return dispatch_all(out_dt, "sum", [&](auto otag) {
+        using O = typename decltype(otag)::type;
+        return reduce_rows<O, T>(p, out_dt, keepdim, [] { return A(0); },
+                                 [](A& a, T v, int64_t) { a += static_cast<A>(convert<compute_t<T>>(v)); },
+                                 [](A a) { return convert<O>(a); });
+      });
     });
-  });
+  }
   if (!is_floating(out_dt)) return y;
   Shape in_shape = x.shape(), keep_shape = p.out_shape;
   return with_grad("sum", {x}, y, [in_shape, keep_shape](const TensorList& g) {
@@ -436,10 +517,10 @@ Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
   if (!is_floating(x.dtype())) {
     throw std::invalid_argument(std::string("mean: input dtype must be floating point, got ") + dtype_name(x.dtype()));
   }
-  check_cpu("mean", {&x});
   ReducePlan p = plan_reduce(x.detach(), dims, "mean");
   const double n = static_cast<double>(p.inner);
-  Tensor y = dispatch_floating(x.dtype(), "mean", [&](auto tag) {
+  Tensor y = !x.is_cpu() ? device_reduce(p, x.dtype(), keepdim, DeviceKind::Mean)
+                         : dispatch_floating(x.dtype(), "mean", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return reduce_rows<T, T>(p, x.dtype(), keepdim, [] { return 0.0; },
                              [](double& a, T v, int64_t) { a += static_cast<double>(static_cast<compute_t<T>>(v)); },
@@ -453,7 +534,6 @@ Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
 
 Tensor var(const Tensor& x, const Dims& dims, int64_t correction, bool keepdim) {
   check_floating_input(x, "var");
-  check_cpu("var", {&x});
   ReducePlan p = plan_reduce(x.detach(), dims, "var");
   Tensor y = var_forward<false>(p, x.dtype(), correction, keepdim);
   return with_grad("var", {x}, y, [xd = x.detach(), dims, keep_shape = p.out_shape, correction](const TensorList& g) {
@@ -463,7 +543,6 @@ Tensor var(const Tensor& x, const Dims& dims, int64_t correction, bool keepdim) 
 
 Tensor stddev(const Tensor& x, const Dims& dims, int64_t correction, bool keepdim) {
   check_floating_input(x, "stddev");
-  check_cpu("stddev", {&x});
   ReducePlan p = plan_reduce(x.detach(), dims, "stddev");
   Tensor y = var_forward<true>(p, x.dtype(), correction, keepdim);
   return with_grad("stddev", {x}, y,
@@ -479,10 +558,10 @@ Tensor amin(const Tensor& x, const Dims& dims, bool keepdim) { return extreme_va
 
 Tensor prod(const Tensor& x, const Dims& dims, bool keepdim) {
   check_defined(x, "prod", "input");
-  check_cpu("prod", {&x});
   const DType out_dt = sum_result_type(x.dtype());
   ReducePlan p = plan_reduce(x.detach(), dims, "prod");
-  Tensor y = dispatch_all(x.dtype(), "prod", [&](auto tag) {
+  Tensor y = !x.is_cpu() ? device_reduce(p, out_dt, keepdim, DeviceKind::Prod)
+                         : dispatch_all(x.dtype(), "prod", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = acc_t<T>;
     using O = std::conditional_t<std::is_same_v<A, double>, T, int64_t>;
@@ -506,6 +585,15 @@ Tensor prod(const Tensor& x, const Dims& dims, bool keepdim) {
     ReducePlan bp = plan_reduce(xd, dims, "prod_backward");
     Tensor gc = contiguous(g[0]), yc = contiguous(yd);
     Tensor out = Tensor::empty(bp.block.shape(), xd.dtype(), xd.device());
+    if (!xd.is_cpu()) {
+#if RVOS_HAVE_CUDA
+      const Tensor xb = reshape(contiguous(bp.block), {bp.outer, bp.inner});
+      cuda::prod_backward(reshape(out, {bp.outer, bp.inner}), xb, gc, yc, zero_count == 0);
+      return TensorList{unblock(out, bp)};
+#else
+      throw_no_cuda("prod_backward", xd);
+#endif
+    }
     dispatch_floating(xd.dtype(), "prod_backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
       prod_backward_rows<T>(static_cast<const T*>(bp.block.raw_data()), static_cast<const T*>(gc.raw_data()),
@@ -518,13 +606,18 @@ Tensor prod(const Tensor& x, const Dims& dims, bool keepdim) {
 
 Tensor norm(const Tensor& x, double p, const Dims& dims, bool keepdim) {
   check_floating_input(x, "norm");
-  check_cpu("norm", {&x});
   ReducePlan plan = plan_reduce(x.detach(), dims, "norm");
   // Like linalg.vector_norm: the inf-norm and negative orders have no value on an empty reduction.
   if (p < 0 || p == kInf) check_nonempty_reduction(x, plan, "norm");
   const NormKind kind = p == 0 ? NormKind::Zero : p == 1 ? NormKind::One : p == 2 ? NormKind::Two
                       : p == kInf ? NormKind::Inf : p == -kInf ? NormKind::NegInf : NormKind::General;
-  Tensor y = dispatch_floating(x.dtype(), "norm", [&](auto tag) {
+  const DeviceKind device_kind = kind == NormKind::Zero ? DeviceKind::NormZero
+                               : kind == NormKind::One ? DeviceKind::NormOne
+                               : kind == NormKind::Two ? DeviceKind::NormTwo
+                               : kind == NormKind::Inf ? DeviceKind::NormInf
+                               : kind == NormKind::NegInf ? DeviceKind::NormNegInf : DeviceKind::NormP;
+  Tensor y = !x.is_cpu() ? device_reduce(plan, x.dtype(), keepdim, device_kind, p)
+                         : dispatch_floating(x.dtype(), "norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return map_rows<T, T>(plan, x.dtype(), keepdim, [kind, p](const T* row, int64_t n) {
       auto at = [row](int64_t i) { return static_cast<double>(convert<compute_t<T>>(row[i])); };
@@ -580,11 +673,11 @@ Tensor norm(const Tensor& x, double p, const Dims& dims, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
   check_defined(x, "logsumexp", "input");
-  check_cpu("logsumexp", {&x});
   // Integer inputs are promoted to the default float dtype (as PyTorch).
   Tensor xin = is_floating(x.dtype()) ? x.detach() : to(x.detach(), DType::F32);
   ReducePlan p = plan_reduce(xin, dims, "logsumexp");
-  Tensor y = dispatch_floating(xin.dtype(), "logsumexp", [&](auto tag) {
+  Tensor y = !x.is_cpu() ? device_reduce(p, xin.dtype(), keepdim, DeviceKind::LogSumExp)
+                         : dispatch_floating(xin.dtype(), "logsumexp", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;
     return map_rows<T, T>(p, xin.dtype(), keepdim, [](const T* row, int64_t n) {
@@ -624,7 +717,6 @@ Tensor any(const Tensor& x, const Dims& dims, bool keepdim) { return all_any<fal
 
 Tensor cumsum(const Tensor& x, int64_t dim) {
   check_defined(x, "cumsum", "input");
-  check_cpu("cumsum", {&x});
   int64_t wdim = 0;
   if (x.dim() == 0) {
     if (dim != 0 && dim != -1) {
