@@ -8,6 +8,7 @@
 // subtracted, exp(x - max) is summed (here in double), then softmax multiplies
 // by the reciprocal of the sum (innermost dim) or divides by it (other dims), and
 // log_softmax computes (x - max) - log(sum). f16/bf16 compute in float32.
+// CUDA tensors go to cuda/softmax.h, which keeps this arithmetic.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -17,6 +18,10 @@
 #include "ops/cpu_loops.h"
 #include "ops/internal.h"
 #include "ops/reduce.h"
+#include "rvos/version.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/softmax.h"
+#endif
 
 namespace rvos {
 
@@ -235,8 +240,31 @@ void backward_columns(const T* gy, const T* y, T* gx, const Geometry& g) {
 
 // ------------------------------------------------------------------ drivers
 
+#if RVOS_HAVE_CUDA
+cuda::SoftmaxKind device_kind(Kind k) {
+  switch (k) {
+    case Kind::Softmax: return cuda::SoftmaxKind::Softmax;
+    case Kind::LogSoftmax: return cuda::SoftmaxKind::LogSoftmax;
+    case Kind::SafeSoftmax: return cuda::SoftmaxKind::SafeSoftmax;
+  }
+  return cuda::SoftmaxKind::Softmax;
+}
+#else
+[[noreturn]] void throw_no_cuda(const char* op, const Tensor& t) {
+  throw std::runtime_error(std::string(op) + ": " + t.device().str() + " tensor in a build without CUDA");
+}
+#endif
+
 template <Kind K>
 void run_forward(const Tensor& xc, const Tensor& y, const Geometry& g) {
+  if (!xc.is_cpu()) {
+#if RVOS_HAVE_CUDA
+    cuda::softmax_forward(y, xc, g.outer, g.n, g.inner, device_kind(K));
+    return;
+#else
+    throw_no_cuda(kind_name(K), xc);
+#endif
+  }
   dispatch_floating(xc.dtype(), kind_name(K), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* x = static_cast<const T*>(xc.raw_data());
@@ -251,6 +279,14 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& y, int64_t dim, Kind k
   Tensor gc = contiguous(grad.dtype() == y.dtype() ? grad : to(grad, y.dtype()));
   Tensor gx = Tensor::empty(y.shape(), y.dtype(), y.device());
   if (gx.numel() == 0) return gx;
+  if (!y.is_cpu()) {
+#if RVOS_HAVE_CUDA
+    cuda::softmax_backward(gx, gc, y, g.outer, g.n, g.inner, kind == Kind::LogSoftmax);
+    return gx;
+#else
+    throw_no_cuda("softmax_backward", y);
+#endif
+  }
   dispatch_floating(y.dtype(), "softmax_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* gp = static_cast<const T*>(gc.raw_data());
@@ -271,7 +307,6 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& y, int64_t dim, Kind k
 Tensor softmax_impl(const Tensor& x, int64_t dim, Kind kind) {
   const char* name = kind_name(kind);
   check_floating(x, name, "input");
-  check_cpu(name, {&x});
   int64_t d = 0;
   if (x.dim() == 0) {
     // A 0-d tensor behaves as one element along dim 0 (or -1), as in PyTorch.
