@@ -4,7 +4,7 @@
 // Per row, the mean and the biased variance are accumulated in double (two passes,
 // so large offsets do not cancel), rstd = 1 / sqrt(var + eps), and the output is
 // xhat = (x - mean) * rstd in double, then xhat * weight + bias in the compute type
-// (float32 for f16/bf16).
+// (float32 for f16/bf16). CUDA tensors go to cuda/norm.h, which computes the same way.
 #include "ops/norm.h"
 
 #include <cmath>
@@ -14,10 +14,31 @@
 #include "ops/cpu_loops.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
+#include "rvos/version.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/norm.h"
+#endif
 
 namespace rvos {
 
 namespace {
+
+#if RVOS_HAVE_CUDA
+// The parameters as the device kernels take them: contiguous, of x's dtype, or all float64 when
+// any of them has another dtype (float64 holds every parameter value exactly).
+TensorList device_params(DType x_dtype, const TensorList& params) {
+  bool mixed = false;
+  for (const Tensor& p : params) mixed = mixed || (p.defined() && p.dtype() != x_dtype);
+  const DType dt = mixed ? DType::F64 : x_dtype;
+  TensorList out;
+  for (const Tensor& p : params) out.push_back(p.defined() ? contiguous(to(p.detach(), dt)) : Tensor());
+  return out;
+}
+#else
+[[noreturn]] void throw_no_cuda(const Tensor& t) {
+  throw std::runtime_error("layer_norm: " + t.device().str() + " tensor in a build without CUDA");
+}
+#endif
 
 // Values of an optional per-feature parameter in the compute type C (empty when undefined).
 template <class C>
@@ -150,7 +171,6 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   double eps) {
   check_floating(x, "layer_norm", "input");
   check_same_device("layer_norm", {&x, &weight, &bias});
-  check_cpu("layer_norm", {&x, &weight, &bias});
   const int64_t k = static_cast<int64_t>(normalized_shape.size());
   if (k == 0) throw_shape_error("layer_norm", "normalized_shape must have at least one dimension");
   bool trailing_match = x.dim() >= k;
@@ -170,7 +190,14 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   Tensor xc = contiguous(x.detach());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({M}, DType::F64, x.device()), rstd = Tensor::empty({M}, DType::F64, x.device());
-  if (y.numel() > 0) {
+  if (y.numel() > 0 && !x.is_cpu()) {
+#if RVOS_HAVE_CUDA
+    const TensorList p = device_params(x.dtype(), {weight, bias});
+    cuda::layer_norm_forward(y, mean, rstd, xc, p[0], p[1], M, N, eps);
+#else
+    throw_no_cuda(x);
+#endif
+  } else if (y.numel() > 0) {
     dispatch_floating(x.dtype(), "layer_norm", [&](auto tag) {
       using T = typename decltype(tag)::type;
       layer_norm_forward<T>(xc, y, weight, bias, M, N, eps, mean.data<double>(), rstd.data<double>());
@@ -188,7 +215,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
         // Parameter gradients are summed in double and rounded once, to the parameter's dtype.
         Tensor dw = gw ? Tensor::empty(wd.shape(), DType::F64, xc.device()) : Tensor();
         Tensor db = gb ? Tensor::empty(bd.shape(), DType::F64, xc.device()) : Tensor();
-        if (M > 0 && N > 0) {
+        if (M > 0 && N > 0 && !xc.is_cpu()) {
+#if RVOS_HAVE_CUDA
+          cuda::layer_norm_backward(dx, dw, db, gc, xc, mean, rstd, device_params(dt, {wd})[0], M, N);
+#else
+          throw_no_cuda(xc);
+#endif
+        } else if (M > 0 && N > 0) {
           dispatch_floating(dt, "layer_norm_backward", [&](auto tag) {
             using T = typename decltype(tag)::type;
             layer_norm_backward<T>(gc, xc, mean.data<double>(), rstd.data<double>(), wd, M, N, dx, dw, db);
