@@ -10,10 +10,17 @@
 //     not NaN, as PyTorch's math backend does since it switched to _safe_softmax;
 //     its gradient is zero as well;
 //   - dropout on the weights when dropout_p > 0, then @ v.
+//
+// CUDA tensors go to the fused kernel of cuda/attention.h (forward and backward, one autograd
+// node over q, k, v), which reads q, k, v and the mask through their strides, so head-split
+// views are not copied. It does not cover dropout_p > 0, float64, head dims over 256 or a
+// float mask that requires a gradient: those take the composed path above on the device.
 #include "ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "ops/copy.h"
 #include "ops/elementwise.h"
@@ -21,6 +28,10 @@
 #include "ops/internal.h"
 #include "ops/linalg.h"
 #include "ops/shape.h"
+#include "rvos/version.h"
+#if RVOS_HAVE_CUDA
+#include "cuda/attention.h"
+#endif
 
 namespace rvos {
 
@@ -36,7 +47,6 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
   check_floating(k, kOp, "key");
   check_floating(v, kOp, "value");
   check_same_device(kOp, {&q, &k, &v, &mask});
-  check_cpu(kOp, {&q, &k, &v, &mask});
   if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) {
     throw std::invalid_argument(std::string(kOp) + ": query, key and value must have the same dtype, got " +
                                 dtype_name(q.dtype()) + ", " + dtype_name(k.dtype()) + " and " + dtype_name(v.dtype()));
@@ -82,11 +92,8 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
   }
 }
 
-}  // namespace
-
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
-                                    double dropout_p, bool is_causal, std::optional<double> scale, Generator* gen) {
-  check_inputs(q, k, v, attn_mask, dropout_p, is_causal);
+Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask, double dropout_p,
+                          bool is_causal, std::optional<double> scale, Generator* gen) {
   const DType origin = q.dtype();
   const bool low = origin == DType::F16 || origin == DType::BF16;
   const Tensor qa = low ? to(q, DType::F32) : q;
@@ -114,6 +121,63 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   if (dropout_p > 0.0) attn = dropout(attn, dropout_p, true, gen);
   Tensor out = matmul(attn, va);
   return out.dtype() == origin ? out : to(out, origin);
+}
+
+#if RVOS_HAVE_CUDA
+// Why the fused kernel cannot take these arguments ("" when it can).
+std::string fused_cuda_gap(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double dropout_p) {
+  if (dropout_p > 0.0) return "dropout_p > 0";
+  if (!cuda::attention_supported(q.dtype(), q.size(-1), v.size(-1))) {
+    return dtype_name(q.dtype()) + std::string(" with head dims ") + std::to_string(q.size(-1)) + " and " +
+           std::to_string(v.size(-1));
+  }
+  if (mask.defined() && mask.dtype() != DType::Bool && autograd::any_requires_grad(mask)) {
+    return "a float attn_mask that requires grad";
+  }
+  const size_t batch_dims = std::max({q.dim(), k.dim(), v.dim()}) - 2;
+  if (batch_dims > 6) return "more than 6 batch dims";
+  return "";
+}
+
+Tensor fused_cuda_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+                            bool is_causal, std::optional<double> scale) {
+  const double s = scale.has_value() ? *scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  // The kernel reads bool and float32 masks; other float masks are converted once.
+  Tensor mask = attn_mask.defined() ? attn_mask.detach() : Tensor();
+  if (mask.defined() && mask.dtype() != DType::Bool && mask.dtype() != DType::F32) mask = to(mask, DType::F32);
+  const Tensor qd = q.detach(), kd = k.detach(), vd = v.detach();
+  cuda::AttentionForward fwd = cuda::attention_forward(qd, kd, vd, mask, is_causal, s);
+  const Tensor out_saved = fwd.out.detach();  // the node must not own its own output
+  const Tensor lse = fwd.lse;
+  auto backward = [qd, kd, vd, mask, is_causal, s, out_saved, lse](const TensorList& g) {
+    const Tensor grad_out = g[0].dtype() == qd.dtype() ? g[0] : to(g[0], qd.dtype());
+    cuda::AttentionGrads grads = cuda::attention_backward(grad_out, qd, kd, vd, mask, is_causal, s, out_saved, lse);
+    return TensorList{grads.q, grads.k, grads.v};
+  };
+  return detail::with_grad(kOp, {q, k, v}, fwd.out, std::move(backward));
+}
+#endif
+
+}  // namespace
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+                                    double dropout_p, bool is_causal, std::optional<double> scale, Generator* gen) {
+  check_inputs(q, k, v, attn_mask, dropout_p, is_causal);
+  if (q.is_cuda()) {
+#if RVOS_HAVE_CUDA
+    const std::string gap = fused_cuda_gap(q, k, v, attn_mask, dropout_p);
+    if (gap.empty()) return fused_cuda_attention(q, k, v, attn_mask, is_causal, scale);
+    try {
+      return composed_attention(q, k, v, attn_mask, dropout_p, is_causal, scale, gen);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(kOp) + ": the fused CUDA kernel does not take " + gap +
+                               ", and the composed ops failed on the device: " + e.what());
+    }
+#else
+    throw std::runtime_error(std::string(kOp) + ": CUDA tensors in a build without CUDA");
+#endif
+  }
+  return composed_attention(q, k, v, attn_mask, dropout_p, is_causal, scale, gen);
 }
 
 }  // namespace rvos
