@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cuda/attention.h"
+#include "bench/gpu_bench.h"
 #include "cuda/cuda.h"
 #include "cuda/stream.h"
 #include "ops/ops.h"
@@ -45,6 +46,9 @@ using rvos::Tensor;
 
 constexpr int kInner = 10;
 
+double device_ms(const std::function<void()>& f, int rounds = 3) { return rvos::bench::device_ms(f, kInner, rounds); }
+Tensor input(const Shape& shape, DType dtype, uint64_t seed) { return rvos::bench::device_input(shape, dtype, seed); }
+
 void cuda_check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
@@ -53,26 +57,6 @@ void cublas_check(cublasStatus_t s, const char* what) {
 }
 
 cudaStream_t stream() { return static_cast<cudaStream_t>(rvos::cuda::current_stream()); }
-
-// Milliseconds of device time per call of f, over kInner calls between two events; the best of
-// `rounds` such measurements.
-double device_ms(const std::function<void()>& f, int rounds = 3) {
-  double best = 1e30;
-  for (int r = 0; r < rounds; ++r) {
-    rvos::cuda::Event start, stop;
-    start.record();
-    for (int i = 0; i < kInner; ++i) f();
-    stop.record();
-    stop.synchronize();
-    best = std::min(best, static_cast<double>(stop.elapsed_ms(start)) / kInner);
-  }
-  return best;
-}
-
-Tensor input(const Shape& shape, DType dtype, uint64_t seed) {
-  rvos::Generator g(seed);
-  return rvos::to(rvos::randn(shape, DType::F32, rvos::Device::cpu(), &g), rvos::Device::cuda(), dtype);
-}
 
 struct Problem {
   std::string name;
@@ -519,15 +503,7 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!rvos::cuda::is_available()) {
-    std::printf("bench_gpu_attention: skipped: no CUDA device (%s)\n", rvos::cuda::device_summary().c_str());
-    return 0;
-  }
-  rvos::cuda::ensure_backend();
+  if (!rvos::bench::gpu_ready("bench_gpu_attention")) return 0;
   register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rvos::bench::run_benchmarks(argc, argv);
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cuda/conv.h"
+#include "bench/gpu_bench.h"
 #include "cuda/cuda.h"
 #include "cuda/stream.h"
 #include "ops/ops.h"
@@ -35,19 +36,8 @@ using rvos::cuda::ConvOptions;
 
 constexpr int kInner = 20;
 
-double device_ms(const std::function<void()>& f) {
-  rvos::cuda::Event start, stop;
-  start.record();
-  for (int i = 0; i < kInner; ++i) f();
-  stop.record();
-  stop.synchronize();
-  return static_cast<double>(stop.elapsed_ms(start)) / kInner;
-}
-
-Tensor input(const Shape& shape, DType dtype, uint64_t seed) {
-  rvos::Generator g(seed);
-  return rvos::to(rvos::randn(shape, DType::F32, rvos::Device::cpu(), &g), rvos::Device::cuda(), dtype);
-}
+double device_ms(const std::function<void()>& f) { return rvos::bench::device_ms(f, kInner); }
+Tensor input(const Shape& shape, DType dtype, uint64_t seed) { return rvos::bench::device_input(shape, dtype, seed); }
 
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p) { return (in + 2 * p - k) / s + 1; }
 
@@ -168,19 +158,11 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!rvos::cuda::is_available()) {
-    std::printf("bench_gpu_conv: skipped: no CUDA device (%s)\n", rvos::cuda::device_summary().c_str());
-    return 0;
-  }
+  if (!rvos::bench::gpu_ready("bench_gpu_conv")) return 0;
   if (!rvos::cuda::cudnn_available()) {
     std::printf("bench_gpu_conv: skipped: built without cuDNN, the reference\n");
     return 0;
   }
-  rvos::cuda::ensure_backend();
   register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rvos::bench::run_benchmarks(argc, argv);
 }

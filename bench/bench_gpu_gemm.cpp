@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/gpu_bench.h"
 #include "cuda/cuda.h"
 #include "cuda/stream.h"
 #include "ops/ops.h"
@@ -31,27 +32,16 @@ using rvos::Tensor;
 
 constexpr int kInner = 20;
 
+double device_ms(const std::function<void()>& f) { return rvos::bench::device_ms(f, kInner); }
+Tensor input(const Shape& shape, DType dtype, uint64_t seed, double scale = 1.0) {
+  return rvos::bench::device_input(shape, dtype, seed, scale);
+}
+
 double peak_bf16_tflops = 0;  // cuBLAS at 8192^3, measured in main()
 double peak_f32_tflops = 0;
 
 void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string(what) + ": " + cublasGetStatusString(status));
-}
-
-// Milliseconds of device time per call of f, over kInner calls between two events.
-double device_ms(const std::function<void()>& f) {
-  rvos::cuda::Event start, stop;
-  start.record();
-  for (int i = 0; i < kInner; ++i) f();
-  stop.record();
-  stop.synchronize();
-  return static_cast<double>(stop.elapsed_ms(start)) / kInner;
-}
-
-Tensor input(const Shape& shape, DType dtype, uint64_t seed, double scale = 1.0) {
-  rvos::Generator g(seed);
-  return rvos::to(rvos::mul(rvos::randn(shape, DType::F32, rvos::Device::cpu(), &g), scale), rvos::Device::cuda(),
-                  dtype);
 }
 
 // A cuBLAS handle of the benchmark's own (not rvos's), on the current stream.
@@ -158,20 +148,12 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!rvos::cuda::is_available()) {
-    std::printf("bench_gpu_gemm: skipped: no CUDA device (%s)\n", rvos::cuda::device_summary().c_str());
-    return 0;
-  }
-  rvos::cuda::ensure_backend();
+  if (!rvos::bench::gpu_ready("bench_gpu_gemm")) return 0;
   rvos::NoGradGuard no_grad;
   peak_bf16_tflops = cublas_peak_tflops(DType::BF16);
   peak_f32_tflops = cublas_peak_tflops(DType::F32);
   std::printf("cuBLAS at 8192^3: %.1f TFLOP/s bfloat16, %.1f TFLOP/s float32 (the ratios' references)\n",
               peak_bf16_tflops, peak_f32_tflops);
   register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rvos::bench::run_benchmarks(argc, argv);
 }

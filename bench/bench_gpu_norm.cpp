@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/gpu_bench.h"
 #include "cuda/cuda.h"
 #include "cuda/norm.h"
 #include "cuda/softmax.h"
@@ -33,41 +34,10 @@ using rvos::Tensor;
 
 constexpr int kInner = 20;
 
-// Milliseconds of device time per call of f, over kInner calls between two events.
-double device_ms(const std::function<void()>& f) {
-  rvos::cuda::Event start, stop;
-  start.record();
-  for (int i = 0; i < kInner; ++i) f();
-  stop.record();
-  stop.synchronize();
-  return static_cast<double>(stop.elapsed_ms(start)) / kInner;
-}
-
-// The reference: cudaMemcpy device to device of bytes / 2 (so that it moves `bytes` in all); the
-// best of a few rounds.
-double copy_ms(double bytes) {
-  const int64_t n = std::max<int64_t>(static_cast<int64_t>(bytes / 2), 1);
-  const Tensor src = rvos::zeros({n}, DType::U8, rvos::Device::cuda());
-  const Tensor dst = rvos::empty({n}, DType::U8, rvos::Device::cuda());
-  const auto stream = static_cast<cudaStream_t>(rvos::cuda::current_stream());
-  const auto copy = [&] {
-    if (cudaMemcpyAsync(dst.raw_data(), src.raw_data(), static_cast<size_t>(n), cudaMemcpyDeviceToDevice, stream) !=
-        cudaSuccess) {
-      throw std::runtime_error("cudaMemcpyAsync failed");
-    }
-  };
-  copy();
-  double best = device_ms(copy);
-  for (int round = 0; round < 4; ++round) best = std::min(best, device_ms(copy));
-  return best;
-}
-
-Tensor input(const Shape& shape, DType dtype, uint64_t seed) {
-  rvos::Generator g(seed);
-  return rvos::to(rvos::randn(shape, DType::F32, rvos::Device::cpu(), &g), rvos::Device::cuda(), dtype);
-}
-
-double bytes_of(const Tensor& t) { return static_cast<double>(t.numel()) * static_cast<double>(t.element_size()); }
+double device_ms(const std::function<void()>& f) { return rvos::bench::device_ms(f, kInner); }
+Tensor input(const Shape& shape, DType dtype, uint64_t seed) { return rvos::bench::device_input(shape, dtype, seed); }
+using rvos::bench::bytes_of;
+using rvos::bench::copy_ms;
 
 // Times op and sets the counters; `bytes`: read + written per call.
 void run(benchmark::State& state, const std::function<void()>& op, double bytes) {
@@ -186,17 +156,9 @@ void register_sum() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!rvos::cuda::is_available()) {
-    std::printf("bench_gpu_norm: skipped: no CUDA device (%s)\n", rvos::cuda::device_summary().c_str());
-    return 0;
-  }
-  rvos::cuda::ensure_backend();
+  if (!rvos::bench::gpu_ready("bench_gpu_norm")) return 0;
   register_layer_norm();
   register_softmax();
   register_sum();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rvos::bench::run_benchmarks(argc, argv);
 }

@@ -1,7 +1,17 @@
 #pragma once
 // Helpers for op implementations (not part of the public API).
+#include <stdexcept>
+
 #include "ops/autograd.h"
 #include "ops/common.h"
+#include "rvos/version.h"
+
+// The kernel call for tensors on a CUDA device; a build without CUDA never holds any.
+#if RVOS_HAVE_CUDA
+#define RVOS_ON_CUDA(...) __VA_ARGS__
+#else
+#define RVOS_ON_CUDA(...) throw std::logic_error("a CUDA tensor in a build without CUDA")
+#endif
 
 namespace rvos::detail {
 

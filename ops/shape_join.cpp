@@ -16,12 +16,6 @@
 #include "cuda/shape.h"
 #endif
 
-// The kernel call for tensors on a CUDA device; a build without CUDA never holds any.
-#if RVOS_HAVE_CUDA
-#define RVOS_ON_CUDA(...) __VA_ARGS__
-#else
-#define RVOS_ON_CUDA(...) throw std::logic_error("a CUDA tensor in a build without CUDA")
-#endif
 
 namespace rvos {
 
