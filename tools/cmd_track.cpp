@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cuda/cuda.h"
 #include "eval/common.h"
 #include "eval/overlay.h"
 #include "io/image.h"
@@ -277,8 +278,9 @@ int run_track(const CLI::App& cmd, const TrackArgs& a) {
   if (a.device == "cuda") {
     if (!RVOS_HAVE_CUDA)
       throw UsageError("--device cuda: this build has no CUDA backend (see 'rvos info'); use --device cpu");
-    throw UsageError(
-        "--device cuda: SAM 2 tracking does not run on the CUDA backend yet in this build; use --device cpu");
+    if (!cuda::is_available())
+      throw UsageError("--device cuda: no usable CUDA device (" + cuda::device_summary() + "); use --device cpu");
+    cuda::ensure_backend();
   }
 
   // ---- inputs: all checked before the model is loaded and anything is written ----
@@ -335,7 +337,7 @@ int run_track(const CLI::App& cmd, const TrackArgs& a) {
 
   std::shared_ptr<sam2::Sam2Base> model;
   try {
-    model = sam2::Sam2Base::from_checkpoint(a.model, config);
+    model = sam2::Sam2Base::from_checkpoint(a.model, config, a.device == "cuda" ? Device::cuda() : Device::cpu());
   } catch (const std::exception& e) {
     // A config that does not fit lists hundreds of keys: one line, cut short, with the likely cause.
     std::string why = e.what();
@@ -542,7 +544,7 @@ Command add_track(CLI::App& parent) {
       ->type_name("DIR");
   cmd->add_flag("--overlay", a->overlay, "Also write <out>/overlay/<frame>.png: the masks drawn over the frames");
   cmd->add_option("--device", a->device,
-                  "cpu, or cuda (refused: SAM 2 tracking does not run on the CUDA backend yet)")
+                  "cpu, or cuda (a build with the CUDA backend and a GPU; float32 as on the CPU)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--save-logits", a->save_logits,

@@ -150,12 +150,14 @@ Sam2Base::Sam2Base(const Sam2Config& cfg) : nn::Module("SAM2Base"), config(cfg) 
   }
 }
 
-std::shared_ptr<Sam2Base> Sam2Base::from_checkpoint(const std::string& path, const Sam2Config& config) {
+std::shared_ptr<Sam2Base> Sam2Base::from_checkpoint(const std::string& path, const Sam2Config& config,
+                                                    Device device) {
   auto model = std::make_shared<Sam2Base>(config);
   nn::LoadOptions options;
   options.strict = true;
   nn::load_checkpoint(*model, path, options);
   model->eval();
+  if (device != Device::cpu()) model->to(device);
   return model;
 }
 
@@ -201,7 +203,7 @@ Tensor Sam2Base::obj_ptr_temporal_encoding(const std::vector<int64_t>& distances
   for (int64_t i = 0; i < n; ++i) {
     pos.data<float>()[i] = static_cast<float>(distances[static_cast<size_t>(i)]) / static_cast<float>(t_diff_max);
   }
-  return obj_ptr_tpos_proj->forward(get_1d_sine_pe(pos, tpos_dim));  // [n, mem_dim]
+  return obj_ptr_tpos_proj->forward(get_1d_sine_pe(rvos::to(pos, device()), tpos_dim));  // [n, mem_dim]
 }
 
 Tensor Sam2Base::prepare_memory_conditioned_features(int64_t frame_idx, bool is_init_cond_frame,

@@ -80,9 +80,13 @@ class Sam2Base : public nn::Module {
   explicit Sam2Base(const Sam2Config& config);
 
   // A model built from `config` with the weights of a SAM 2 checkpoint (.pt or .safetensors;
-  // the "model" dict of the official files), loaded strictly: a missing, unexpected or
-  // mis-shaped key throws naming it.
-  static std::shared_ptr<Sam2Base> from_checkpoint(const std::string& path, const Sam2Config& config);
+  // the "model" dict of the official files), loaded strictly (a missing, unexpected or
+  // mis-shaped key throws naming it), in eval mode, on `device`.
+  static std::shared_ptr<Sam2Base> from_checkpoint(const std::string& path, const Sam2Config& config,
+                                                   Device device = Device::cpu());
+
+  // Where the parameters are; inputs are expected there.
+  Device device() const { return maskmem_tpos_enc.device(); }
 
   // Image encoder + conv_s0 / conv_s1 on a normalised image [B, 3, S, S].
   FrameFeatures forward_image(const Tensor& image);

@@ -150,7 +150,7 @@ const FrameFeatures& VideoPredictor::image_features(int64_t frame_idx) {
     // Only the latest frame is kept: every object of a frame is processed before the next frame.
     cached_frame_ = -1;
     cached_features_ = FrameFeatures();
-    const Tensor image = load_frame_(frame_idx);
+    const Tensor image = rvos::to(load_frame_(frame_idx), model->device());
     cached_features_ = model->forward_image(unsqueeze(image, 0));
     cached_frame_ = frame_idx;
   }
@@ -202,7 +202,7 @@ FrameMasks VideoPredictor::prompted_frame_masks(int64_t frame_idx, bool is_cond)
       }
     }
     if (out == nullptr || !out->pred_masks.defined()) {
-      per_object.push_back(full({1, 1, video_height_, video_width_}, kNoObjScore, DType::F32));
+      per_object.push_back(full({1, 1, video_height_, video_width_}, kNoObjScore, DType::F32, model->device()));
     } else {
       per_object.push_back(resize_bilinear(out->pred_masks, video_height_, video_width_));
     }
@@ -271,6 +271,8 @@ FrameMasks VideoPredictor::add_new_points_or_box(int64_t frame_idx, int64_t obj_
     lab.data<int64_t>()[i] = point_labels[static_cast<size_t>(i)];
   }
 
+  coords = rvos::to(coords, model->device());
+  lab = rvos::to(lab, model->device());
   const int64_t obj_idx = obj_id_to_idx(obj_id);
   ObjectState& obj = objects_[static_cast<size_t>(obj_idx)];
   PointInputs inputs{coords, lab};
@@ -321,6 +323,7 @@ FrameMasks VideoPredictor::add_new_mask(int64_t frame_idx, int64_t obj_id, const
   if (mask.size(0) != size || mask.size(1) != size) {
     mask_inputs = rvos::to(ge(resize_bilinear(mask_inputs, size, size, /*antialias=*/true), 0.5), DType::F32);
   }
+  mask_inputs = rvos::to(mask_inputs, model->device());
   const int64_t obj_idx = obj_id_to_idx(obj_id);
   ObjectState& obj = objects_[static_cast<size_t>(obj_idx)];
   obj.mask_inputs[frame_idx] = mask_inputs;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/cuda.h"
 #include "io/image.h"
 #include "io/pil_resize.h"
 #include "io/preprocess.h"
@@ -44,8 +45,9 @@ const Tensor& find(const io::StateDict& sd, const std::string& name) {
 constexpr double kAtol = 5e-4;
 constexpr double kRtol = 1e-4;
 
-void check_golden(const std::string& name, const Tensor& actual, const Tensor& expected, double atol = kAtol) {
+void check_golden(const std::string& name, const Tensor& device_actual, const Tensor& expected, double atol = kAtol) {
   INFO(name);
+  const Tensor actual = rvos::to(device_actual, Device::cpu());
   REQUIRE(actual.shape() == expected.shape());
   MESSAGE(name << ": max abs error " << testing::max_abs_diff(actual, expected));
   CHECK_CLOSE(actual, expected, atol, kRtol);
@@ -53,8 +55,8 @@ void check_golden(const std::string& name, const Tensor& actual, const Tensor& e
 
 Sam2Config config_of(const std::string& set) { return set == "sam2_micro" ? sam2_micro_config() : sam2_1_micro_config(); }
 
-std::shared_ptr<Sam2Base> load_model(const std::string& set) {
-  return Sam2Base::from_checkpoint(data_file(set, "checkpoint.pt"), config_of(set));
+std::shared_ptr<Sam2Base> load_model(const std::string& set, Device device = Device::cpu()) {
+  return Sam2Base::from_checkpoint(data_file(set, "checkpoint.pt"), config_of(set), device);
 }
 
 // What the observer saw of one frame.
@@ -67,9 +69,10 @@ std::shared_ptr<io::VideoSource> golden_frames() {
   return std::make_shared<io::VideoSource>(io::VideoSource::open(data_file("sam2_micro", "frames")));
 }
 
-void run_golden_tracking(const std::string& set) {
+void run_golden_tracking(const std::string& set, Device device = Device::cpu()) {
   const io::StateDict golden = io::read_safetensors(data_file(set, "tracking.safetensors")).tensors;
-  auto model = load_model(set);
+  auto model = load_model(set, device);
+  CHECK(model->device() == device);
   VideoPredictor predictor(model);
   const int64_t num_frames = 8;
 
@@ -109,6 +112,7 @@ void run_golden_tracking(const std::string& set) {
   CHECK(prompted.obj_ids == std::vector<int64_t>{1});
   REQUIRE(records.count(0) == 1);
   CHECK(records[0].step.sam.decoder.stability_scores.defined());
+  CHECK(records[0].step.sam.low_res_masks.device() == device);
   if (records[0].step.sam.decoder.stability_scores.defined()) {
     check_golden("e.f0.stability_score", records[0].step.sam.decoder.stability_scores,
                  find(golden, "e.f0.stability_score"));
@@ -136,9 +140,10 @@ void run_golden_tracking(const std::string& set) {
                  return take_along_dim(r.step.sam.decoder.all.iou_pred, reshape(r.step.sam.selected_token, {1, 1}), 1);
                }),
                find(golden, "e.selected_iou"));
-  const Tensor selected = per_frame([](const FrameRecord& r) { return r.step.sam.selected_token; });
+  const Tensor selected = rvos::to(per_frame([](const FrameRecord& r) { return r.step.sam.selected_token; }), Device::cpu());
   CHECK(testing::max_abs_diff(flatten(selected), find(golden, "e.selected_token")) == 0.0);
-  const Tensor before_fill = per_frame([](const FrameRecord& r) { return r.step.sam.low_res_masks; });
+  const Tensor before_fill =
+      rvos::to(per_frame([](const FrameRecord& r) { return r.step.sam.low_res_masks; }), Device::cpu());
   check_golden("e.low_res_masks_before_fill", before_fill, find(golden, "e.low_res_masks_before_fill"));
   check_golden("e.object_score_logits", per_frame([](const FrameRecord& r) { return r.step.sam.object_score_logits; }),
                find(golden, "e.object_score_logits"));
@@ -182,6 +187,16 @@ TEST_CASE("SAM 2 micro: 8-frame tracking matches the official video predictor") 
 
 TEST_CASE("SAM 2.1 micro: 8-frame tracking matches the official video predictor") {
   run_golden_tracking("sam2.1_micro");
+}
+
+TEST_CASE("CUDA: 8-frame tracking of both sets matches the official video predictor") {
+  if (!cuda::is_available()) {
+    MESSAGE("skipped: no CUDA device (" << cuda::device_summary() << ")");
+    return;
+  }
+  cuda::ensure_backend();
+  run_golden_tracking("sam2_micro", Device::cuda());
+  run_golden_tracking("sam2.1_micro", Device::cuda());
 }
 
 TEST_CASE("connected components use 8-connectivity and hole filling keeps large holes") {

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cuda/cuda.h"
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "io/video.h"
@@ -393,7 +394,6 @@ TEST_CASE("each bad argument or file gets a one-line error naming it, exit statu
       {with({"--point", "5,5", "--obj-id", "2"}), "--obj-id 2 has no --point, --box or --mask after it"},
       {with({"--obj-id", "0", "--point", "5,5"}), "--obj-id '0': object ids are whole numbers from 1 to 255"},
       {with({"--obj-id", "256", "--point", "5,5"}), "--obj-id '256'"},
-      {with({"--point", "5,5", "--device", "cuda"}), "--device cuda:"},
       {{"track", "--model", kModel, "--config", kConfig, "--frames", kFrames, "--out", dir.file("out2"), "--point",
         "5,5", "--save-logits", dir.file("no/such/dir/l.safetensors")},
        "--save-logits '" + dir.file("no/such/dir/l.safetensors") + "': folder '" + dir.file("no/such/dir") +
@@ -419,6 +419,21 @@ TEST_CASE("each bad argument or file gets a one-line error naming it, exit statu
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
   CHECK_FALSE(fs::exists(out));  // nothing was written for a bad argument
+
+  // --device cuda: refused clearly without a usable GPU; with one, it tracks all frames.
+  if (!cuda::is_available()) {
+    const RunResult no_gpu = run_rvos(with({"--point", "5,5", "--device", "cuda"}));
+    CHECK(no_gpu.status == 2);
+    CHECK(no_gpu.err.find("rvos track: error: --device cuda: ") == 0);
+    CHECK(std::count(no_gpu.err.begin(), no_gpu.err.end(), '\n') == 1);
+    CHECK_FALSE(fs::exists(out));
+  } else {
+    const RunResult on_gpu = run_rvos(with({"--point", "170,80", "--device", "cuda"}));
+    INFO(on_gpu.err);
+    CHECK(on_gpu.status == 0);
+    for (int t = 0; t < 8; ++t) CHECK(fs::exists(out + "/0000" + std::to_string(t) + ".png"));
+    fs::remove_all(out);
+  }
 
   // A checkpoint that does not fit the config is refused before anything is tracked.
   const RunResult r = run_rvos({"track", "--model", kModel, "--config", "sam2.1_hiera_t", "--frames", kFrames, "--out",
