@@ -10,10 +10,14 @@
 // The step's counters relate it to the encoder of the same size measured earlier in the run:
 // a tracked frame costs one encoder pass plus one step. There is no independent reference
 // implementation to run next to these (unlike the op suites' Eigen and naive loops).
+//
+// --device=cpu (default) or --device=cuda picks where the model and the inputs live.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iterator>
 #include <memory>
@@ -21,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/cuda.h"
 #include "io/preprocess.h"
 #include "models/sam2/config.h"
 #include "models/sam2/sam2_base.h"
@@ -33,9 +38,13 @@ using rvos::DType;
 using rvos::Tensor;
 using namespace rvos::sam2;
 
-// Everything is made on this device. SAM 2 runs on the CPU only for now; a --device switch
-// belongs here once it runs on CUDA (with a device synchronisation before each clock read).
-const rvos::Device kDevice = rvos::Device::cpu();
+// Where the model and the inputs live (--device).
+rvos::Device g_device = rvos::Device::cpu();
+
+// Device work is asynchronous: the clock is read once a value of the result has reached the host.
+void wait_for(const Tensor& result) {
+  if (result.device().is_cuda()) rvos::to(rvos::narrow(rvos::flatten(result), 0, 0, 1), rvos::Device::cpu());
+}
 
 struct Size {
   const char* label;
@@ -82,29 +91,32 @@ Fixture::Fixture(const Size& size) {
   rvos::NoGradGuard no_grad;
   rvos::manual_seed(0);
   model = std::make_shared<Sam2Base>(sam2_preset(size.preset));
-  model->to(kDevice);
   model->eval();
+  model->to(g_device);
   for (const Tensor& p : model->parameters()) parameters_m += static_cast<double>(p.numel()) / 1e6;
 
   const Sam2Config& config = model->config;
   const int64_t s = config.image_size();
+  // Inputs are drawn on the CPU (the same values on every device), then moved.
   rvos::Generator gen(1);
+  const auto random = [&](const rvos::Shape& shape) { return rvos::randn(shape, DType::F32, rvos::Device::cpu(), &gen); };
   // A random image in [0, 1] normalised as the video loader does.
   const Tensor mean = rvos::from_vector(std::vector<float>(rvos::io::kImageNetMean.begin(), rvos::io::kImageNetMean.end()),
-                                        {1, 3, 1, 1}, kDevice);
+                                        {1, 3, 1, 1});
   const Tensor stddev = rvos::from_vector(std::vector<float>(rvos::io::kImageNetStd.begin(), rvos::io::kImageNetStd.end()),
-                                          {1, 3, 1, 1}, kDevice);
-  image = rvos::div(rvos::sub(rvos::rand({1, 3, s, s}, DType::F32, kDevice, &gen), mean), stddev);
+                                          {1, 3, 1, 1});
+  image = rvos::to(rvos::div(rvos::sub(rvos::rand({1, 3, s, s}, DType::F32, rvos::Device::cpu(), &gen), mean), stddev),
+                   g_device);
 
   // The bank as the video predictor holds it: memory features stored in bfloat16, low-res
   // masks, object pointers, and scores that say the object is present.
   const int64_t h = config.heads.image_embedding_size();
   const auto frame_output = [&] {
     FrameOutput out;
-    out.maskmem_features = rvos::to(rvos::randn({1, config.mem_dim(), h, h}, DType::F32, kDevice, &gen), DType::BF16);
-    out.pred_masks = rvos::randn({1, 1, 4 * h, 4 * h}, DType::F32, kDevice, &gen);
-    out.obj_ptr = rvos::randn({1, config.hidden_dim()}, DType::F32, kDevice, &gen);
-    out.object_score_logits = rvos::full({1, 1}, 5.0, DType::F32, kDevice);
+    out.maskmem_features = rvos::to(random({1, config.mem_dim(), h, h}), g_device, DType::BF16);
+    out.pred_masks = rvos::to(random({1, 1, 4 * h, 4 * h}), g_device);
+    out.obj_ptr = rvos::to(random({1, config.hidden_dim()}), g_device);
+    out.object_score_logits = rvos::full({1, 1}, 5.0, DType::F32, g_device);
     return out;
   };
   bank.cond_frame_outputs[0] = frame_output();
@@ -150,19 +162,23 @@ Fixture& fixture(size_t size_index) {
   return *current;
 }
 
-// Runs `step` once per iteration under the benchmark's clock and returns the mean ms of one
-// call. An exception (an op refusing a device, say) skips the benchmark with its message.
+// Runs `step` (which returns a result to wait for) once per iteration under the benchmark's
+// clock and returns the mean ms of one call. warm_up runs it once untimed first: always on a GPU
+// (library handles, allocator growth); on the CPU nothing is initialised lazily, and the
+// expensive stages are not run twice.
 template <typename Step>
-double time_ms(benchmark::State& state, Step&& step) {
+double time_ms(benchmark::State& state, bool warm_up, Step&& step) {
+  if (warm_up || g_device.is_cuda()) wait_for(step());
   double total_ms = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    step();
+    wait_for(step());
     total_ms += elapsed_ms(start);
   }
   return total_ms / static_cast<double>(state.iterations());
 }
 
+// An exception (an op refusing a device, say) skips the benchmark with its message.
 template <typename Body>
 void guarded(benchmark::State& state, Body&& body) {
   try {
@@ -179,7 +195,10 @@ void BM_Encoder(benchmark::State& state, size_t size_index) {
   guarded(state, [&] {
     Fixture& f = fixture(size_index);
     FrameFeatures features;
-    const double ms = time_ms(state, [&] { features = f.model->forward_image(f.image); });
+    const double ms = time_ms(state, false, [&] {
+      features = f.model->forward_image(f.image);
+      return features.vision_features();
+    });
     f.encoded = std::move(features);
     f.encoder_ms = ms;
     set_ms(state, ms);
@@ -194,9 +213,10 @@ void BM_MemoryAttention(benchmark::State& state, size_t size_index) {
     const FrameFeatures& features = f.features();
     int64_t memory_tokens = 0, pointer_tokens = 0;
     Tensor conditioned;
-    const double ms = time_ms(state, [&] {
+    const double ms = time_ms(state, false, [&] {
       conditioned = f.model->prepare_memory_conditioned_features(kFrame, false, features, f.bank, kNumFrames, false,
                                                                  &memory_tokens, &pointer_tokens);
+      return conditioned;
     });
     f.conditioned = conditioned;
     set_ms(state, ms);
@@ -210,12 +230,13 @@ void BM_SamHeads(benchmark::State& state, size_t size_index) {
     Fixture& f = fixture(size_index);
     const Tensor& feature = f.conditioned_feature();
     const std::vector<Tensor> high_res = f.features().high_res_features();
-    f.heads_output();  // warm-up
-    const double ms = time_ms(state, [&] {
-      SamHeadsOutput out = forward_sam_heads(f.model->heads(), f.model->config.heads, feature, Tensor(), Tensor(),
-                                             Tensor(), high_res, f.model->use_multimask(false, 0));
-      benchmark::DoNotOptimize(out.high_res_masks.raw_data());
+    std::optional<SamHeadsOutput> out;
+    const double ms = time_ms(state, true, [&] {
+      out = forward_sam_heads(f.model->heads(), f.model->config.heads, feature, Tensor(), Tensor(), Tensor(),
+                              high_res, f.model->use_multimask(false, 0));
+      return out->high_res_masks;
     });
+    f.heads_out = std::move(out);
     set_ms(state, ms);
   });
 }
@@ -223,12 +244,10 @@ void BM_SamHeads(benchmark::State& state, size_t size_index) {
 void BM_MemoryEncoder(benchmark::State& state, size_t size_index) {
   guarded(state, [&] {
     Fixture& f = fixture(size_index);
+    const FrameFeatures& features = f.features();
     const SamHeadsOutput& heads = f.heads_output();
-    f.model->encode_new_memory(f.features(), heads.high_res_masks, heads.object_score_logits, false);  // warm-up
-    const double ms = time_ms(state, [&] {
-      auto [memory, pos] =
-          f.model->encode_new_memory(f.features(), heads.high_res_masks, heads.object_score_logits, false);
-      benchmark::DoNotOptimize(memory.raw_data());
+    const double ms = time_ms(state, true, [&] {
+      return f.model->encode_new_memory(features, heads.high_res_masks, heads.object_score_logits, false).first;
     });
     set_ms(state, ms);
   });
@@ -237,11 +256,12 @@ void BM_MemoryEncoder(benchmark::State& state, size_t size_index) {
 void BM_TrackStep(benchmark::State& state, size_t size_index) {
   guarded(state, [&] {
     Fixture& f = fixture(size_index);
-    f.heads_output();  // a warm-up when run alone; already there after the stage benchmarks
-    const double ms = time_ms(state, [&] {
-      TrackStepOutput out = f.model->track_step(kFrame, false, f.features(), PointInputs(), Tensor(), f.bank,
-                                                kNumFrames, false, /*run_mem_encoder=*/true);
-      benchmark::DoNotOptimize(out.maskmem_features.raw_data());
+    const FrameFeatures& features = f.features();
+    const double ms = time_ms(state, false, [&] {
+      return f.model
+          ->track_step(kFrame, false, features, PointInputs(), Tensor(), f.bank, kNumFrames, false,
+                       /*run_mem_encoder=*/true)
+          .maskmem_features;
     });
     set_ms(state, ms);
     if (f.encoder_ms > 0) {
@@ -253,14 +273,46 @@ void BM_TrackStep(benchmark::State& state, size_t size_index) {
   });
 }
 
+// Takes --device=cpu|cuda out of argv (the rest is Google Benchmark's). False after saying why
+// when the value is unknown or the device unusable.
+bool parse_device(int& argc, char** argv) {
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--device=", 9) != 0) {
+      argv[kept++] = argv[i];
+      continue;
+    }
+    const std::string name = argv[i] + 9;
+    if (name == "cpu") {
+      g_device = rvos::Device::cpu();
+    } else if (name == "cuda") {
+      if (!rvos::cuda::is_available()) {
+        std::fprintf(stderr, "bench_sam2: --device=cuda: no usable CUDA device (%s)\n",
+                     rvos::cuda::device_summary().c_str());
+        return false;
+      }
+      rvos::cuda::ensure_backend();
+      g_device = rvos::Device::cuda();
+    } else {
+      std::fprintf(stderr, "bench_sam2: --device must be cpu or cuda, got '%s'\n", name.c_str());
+      return false;
+    }
+  }
+  argc = kept;
+  argv[argc] = nullptr;
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!parse_device(argc, argv)) return 1;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  // Sizes in order, each size's benchmarks together, so that each model is built once. One
-  // iteration each: the large encoder alone takes tens of seconds on a small CPU; the cheap
-  // stages get a few.
+  benchmark::AddCustomContext("device", g_device.is_cuda() ? "cuda" : "cpu");
+  // Sizes in order, each size's benchmarks together, so that each model is built once. On the
+  // CPU one iteration each (the large encoder alone takes minutes on a small CPU; the cheap
+  // stages get a few); on a GPU ten.
   for (size_t i = 0; i < std::size(kSizes); ++i) {
     const std::string prefix = std::string("sam2/") + kSizes[i].label + "/";
     const auto add = [&](const char* stage, void (*fn)(benchmark::State&, size_t), int64_t iterations) {
@@ -269,11 +321,12 @@ int main(int argc, char** argv) {
           ->UseRealTime()
           ->Iterations(iterations);
     };
-    add("encoder", BM_Encoder, 1);
-    add("memory_attention", BM_MemoryAttention, 1);
-    add("sam_heads", BM_SamHeads, 3);
-    add("memory_encoder", BM_MemoryEncoder, 3);
-    add("track_step", BM_TrackStep, 1);
+    const auto on_cpu = [](int64_t iterations) -> int64_t { return g_device.is_cuda() ? 10 : iterations; };
+    add("encoder", BM_Encoder, on_cpu(1));
+    add("memory_attention", BM_MemoryAttention, on_cpu(1));
+    add("sam_heads", BM_SamHeads, on_cpu(3));
+    add("memory_encoder", BM_MemoryEncoder, on_cpu(3));
+    add("track_step", BM_TrackStep, on_cpu(1));
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
