@@ -134,9 +134,8 @@ const FrameFeatures& Fixture::features() {
 const Tensor& Fixture::conditioned_feature() {
   if (!conditioned.defined()) {
     rvos::NoGradGuard no_grad;
-    conditioned = model->prepare_memory_conditioned_features(kFrame, /*is_init_cond_frame=*/false,
-                                                                      features(), bank, kNumFrames,
-                                                                      /*track_in_reverse=*/false);
+    conditioned = model->prepare_memory_conditioned_features(kFrame, /*is_init_cond_frame=*/false, features(), bank,
+                                                             kNumFrames, /*track_in_reverse=*/false);
   }
   return conditioned;
 }
