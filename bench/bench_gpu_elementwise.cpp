@@ -30,46 +30,19 @@ using rvos::Tensor;
 
 constexpr int kInner = 20;
 
-double device_ms(const std::function<void()>& f) { return rvos::bench::device_ms(f, kInner); }
 Tensor input(const Shape& shape, DType dtype, uint64_t seed) { return rvos::bench::device_input(shape, dtype, seed); }
 using rvos::bench::bytes_of;
-using rvos::bench::copy_ms;
 
-// Times op (which returns its fresh result) and sets the counters; `bytes`: read + written per call.
+// Times op (which returns its fresh result) against the copy bandwidth; `bytes`: read + written per call.
 void run(benchmark::State& state, const std::function<Tensor()>& op, double bytes) {
-  op();  // first use: allocator blocks, lazy initialisation
-  const double reference_ms = copy_ms(bytes);
-  double total_ms = 0;
-  int64_t calls = 0;
-  for (auto _ : state) {
-    const double ms = device_ms([&] {
-      Tensor out = op();
-      benchmark::DoNotOptimize(out.raw_data());
-    });
-    state.SetIterationTime(ms / 1e3);
-    total_ms += ms;
-    ++calls;
-  }
-  const double op_ms = total_ms / static_cast<double>(std::max<int64_t>(calls, 1));
-  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["copy GB/s"] = bytes / (reference_ms * 1e-3) / 1e9;
-  state.counters["ratio"] = reference_ms / op_ms;
-  state.counters["MB"] = bytes / 1e6;
+  rvos::bench::run_bandwidth(state, [&] { benchmark::DoNotOptimize(op().raw_data()); }, bytes, kInner);
 }
 
-std::string shape_name(const Shape& s) {
-  std::string r;
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
-  return r;
-}
+using rvos::bench::shape_name;
 
 void register_all() {
   const std::vector<Shape> shapes = {{64, 64, 256}, {4096, 1024}};
-  auto add_case = [](const std::string& name, std::function<void(benchmark::State&)> fn) {
-    benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& state) { fn(state); })
-        ->UseManualTime()
-        ->Unit(benchmark::kMicrosecond);
-  };
+  constexpr auto add_case = &rvos::bench::add_manual_time_case;
   for (const Shape& s : shapes) {
     const std::string sn = shape_name(s);
     const Shape bias{s.back()};

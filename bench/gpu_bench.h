@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <stdexcept>
+#include <string>
 
 #include "cuda/cuda.h"
 #include "cuda/stream.h"
@@ -58,6 +59,42 @@ inline Tensor device_input(const Shape& shape, DType dtype, uint64_t seed, doubl
 }
 
 inline double bytes_of(const Tensor& t) { return static_cast<double>(t.numel()) * static_cast<double>(t.element_size()); }
+
+// Times op (device time, `inner` calls per event pair) against a device-to-device copy of the
+// same bytes in the same run; `bytes`: read + written per call. Counters: GB/s, the copy's GB/s,
+// their ratio, and MB.
+inline void run_bandwidth(benchmark::State& state, const std::function<void()>& op, double bytes, int inner = 20) {
+  NoGradGuard no_grad;
+  op();  // first use: allocator blocks, lazy initialisation
+  const double reference_ms = copy_ms(bytes);
+  double total_ms = 0;
+  int64_t calls = 0;
+  for (auto _ : state) {
+    const double ms = device_ms(op, inner);
+    state.SetIterationTime(ms / 1e3);
+    total_ms += ms;
+    ++calls;
+  }
+  const double op_ms = total_ms / static_cast<double>(std::max<int64_t>(calls, 1));
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["copy GB/s"] = bytes / (reference_ms * 1e-3) / 1e9;
+  state.counters["ratio"] = reference_ms / op_ms;
+  state.counters["MB"] = bytes / 1e6;
+}
+
+// "64x64x256".
+inline std::string shape_name(const Shape& s) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
+  return r;
+}
+
+// Registers a case timed by the suite itself (UseManualTime), reported in microseconds.
+inline void add_manual_time_case(const std::string& name, std::function<void(benchmark::State&)> fn) {
+  benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& state) { fn(state); })
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
+}
 
 // False (after saying so) when there is no usable GPU; the suite then exits 0.
 inline bool gpu_ready(const char* suite) {
