@@ -1,6 +1,7 @@
 #pragma once
 // F.interpolate on [N, C, H, W] (and [N, C, W] for linear/nearest) tensors.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ops/common.h"
@@ -17,6 +18,25 @@ struct InterpolateOptions {
   bool align_corners = false;        // linear/bilinear/bicubic only
   bool antialias = false;            // bilinear/bicubic downsampling, as PyTorch's antialias=True
   bool recompute_scale_factor = false;
+
+  // The options for an output of `size`, or for `factors` times the input.
+  static InterpolateOptions to_size(InterpMode mode, Shape size, bool align_corners = false, bool antialias = false) {
+    InterpolateOptions o;
+    o.mode = mode;
+    o.size = std::move(size);
+    o.align_corners = align_corners;
+    o.antialias = antialias;
+    return o;
+  }
+  static InterpolateOptions by_scale(InterpMode mode, std::vector<double> factors, bool align_corners = false,
+                                     bool recompute_scale_factor = false) {
+    InterpolateOptions o;
+    o.mode = mode;
+    o.scale_factor = std::move(factors);
+    o.align_corners = align_corners;
+    o.recompute_scale_factor = recompute_scale_factor;
+    return o;
+  }
 };
 
 Tensor interpolate(const Tensor& x, const InterpolateOptions& options);

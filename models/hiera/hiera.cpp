@@ -313,11 +313,7 @@ Tensor Hiera::get_pos_embed(int64_t h, int64_t w) const {
                                    " (input / 4) must be a multiple of the window position embedding " +
                                    std::to_string(wh) + "x" + std::to_string(ww));
   }
-  InterpolateOptions o;
-  o.size = {h, w};
-  o.mode = InterpMode::Bicubic;
-  o.align_corners = false;
-  Tensor pe = interpolate(pos_embed, o);
+  Tensor pe = interpolate(pos_embed, InterpolateOptions::to_size(InterpMode::Bicubic, {h, w}));
   pe = add(pe, repeat(pos_embed_window, {1, 1, h / wh, w / ww}));
   return permute(pe, {0, 2, 3, 1});
 }

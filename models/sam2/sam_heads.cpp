@@ -69,12 +69,7 @@ nn::ModulePtr make_obj_ptr_proj(const SamHeadsConfig& config) {
 namespace {
 
 Tensor bilinear_resize(const Tensor& x, int64_t h, int64_t w, bool antialias) {
-  InterpolateOptions o;
-  o.size = {h, w};
-  o.mode = InterpMode::Bilinear;
-  o.align_corners = false;
-  o.antialias = antialias;
-  return interpolate(x, o);
+  return interpolate(x, InterpolateOptions::to_size(InterpMode::Bilinear, {h, w}, /*align_corners=*/false, antialias));
 }
 
 // The pointer of a frame without the object moves towards no_obj_ptr: by the hard

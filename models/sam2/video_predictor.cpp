@@ -80,12 +80,7 @@ Tensor fill_holes_in_mask_scores(const Tensor& mask, int64_t max_area) {
 namespace {
 
 Tensor resize_bilinear(const Tensor& x, int64_t h, int64_t w, bool antialias = false) {
-  InterpolateOptions o;
-  o.size = {h, w};
-  o.mode = InterpMode::Bilinear;
-  o.align_corners = false;
-  o.antialias = antialias;
-  return interpolate(x, o);
+  return interpolate(x, InterpolateOptions::to_size(InterpMode::Bilinear, {h, w}, /*align_corners=*/false, antialias));
 }
 
 Tensor to_storage(const Tensor& maskmem_features) {

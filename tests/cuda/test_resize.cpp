@@ -21,25 +21,6 @@ const Tolerance kDtypes[] = {{DType::F32, 1e-6, 1e-6},
                              {DType::BF16, 1e-2, 1e-2},
                              {DType::F16, 1e-3, 1e-3}};
 
-InterpolateOptions sized(InterpMode mode, Shape size, bool align_corners = false, bool antialias = false) {
-  InterpolateOptions o;
-  o.mode = mode;
-  o.size = std::move(size);
-  o.align_corners = align_corners;
-  o.antialias = antialias;
-  return o;
-}
-
-InterpolateOptions scaled(InterpMode mode, std::vector<double> factors, bool align_corners = false,
-                          bool recompute = false) {
-  InterpolateOptions o;
-  o.mode = mode;
-  o.scale_factor = std::move(factors);
-  o.align_corners = align_corners;
-  o.recompute_scale_factor = recompute;
-  return o;
-}
-
 std::string describe(const InterpolateOptions& o) {
   static const char* names[] = {"nearest", "nearest-exact", "linear", "bilinear", "bicubic"};
   std::string s = names[static_cast<int>(o.mode)];
@@ -65,12 +46,12 @@ TEST_CASE("bilinear up and down, align_corners both ways, both CPU kernels") {
   uint64_t seed = 1;
   for (bool ac : {false, true}) {
     // Outputs with OH + OW <= 128 take the direct (channels-last) evaluation, larger ones the separable one.
-    check_resize({2, 3, 13, 17}, sized(InterpMode::Bilinear, {29, 31}, ac), ++seed);
-    check_resize({2, 3, 37, 29}, sized(InterpMode::Bilinear, {11, 7}, ac), ++seed);
-    check_resize({1, 2, 40, 50}, sized(InterpMode::Bilinear, {97, 83}, ac), ++seed);
-    check_resize({1, 2, 150, 90}, sized(InterpMode::Bilinear, {61, 77}, ac), ++seed);
-    check_resize({2, 3, 13, 17}, sized(InterpMode::Bilinear, {13, 40}, ac), ++seed);  // one axis unchanged
-    check_resize({2, 3, 13, 17}, sized(InterpMode::Bilinear, {29, 31}, ac), ++seed, /*non_contiguous=*/true);
+    check_resize({2, 3, 13, 17}, InterpolateOptions::to_size(InterpMode::Bilinear, {29, 31}, ac), ++seed);
+    check_resize({2, 3, 37, 29}, InterpolateOptions::to_size(InterpMode::Bilinear, {11, 7}, ac), ++seed);
+    check_resize({1, 2, 40, 50}, InterpolateOptions::to_size(InterpMode::Bilinear, {97, 83}, ac), ++seed);
+    check_resize({1, 2, 150, 90}, InterpolateOptions::to_size(InterpMode::Bilinear, {61, 77}, ac), ++seed);
+    check_resize({2, 3, 13, 17}, InterpolateOptions::to_size(InterpMode::Bilinear, {13, 40}, ac), ++seed);  // one axis unchanged
+    check_resize({2, 3, 13, 17}, InterpolateOptions::to_size(InterpMode::Bilinear, {29, 31}, ac), ++seed, /*non_contiguous=*/true);
   }
 }
 
@@ -78,9 +59,9 @@ TEST_CASE("bicubic up and down, align_corners both ways") {
   if (!gpu_present()) return;
   uint64_t seed = 100;
   for (bool ac : {false, true}) {
-    check_resize({2, 3, 11, 9}, sized(InterpMode::Bicubic, {26, 19}, ac), ++seed);
-    check_resize({1, 4, 45, 38}, sized(InterpMode::Bicubic, {17, 23}, ac), ++seed);
-    check_resize({1, 2, 7, 7}, sized(InterpMode::Bicubic, {64, 70}, ac), ++seed, true);
+    check_resize({2, 3, 11, 9}, InterpolateOptions::to_size(InterpMode::Bicubic, {26, 19}, ac), ++seed);
+    check_resize({1, 4, 45, 38}, InterpolateOptions::to_size(InterpMode::Bicubic, {17, 23}, ac), ++seed);
+    check_resize({1, 2, 7, 7}, InterpolateOptions::to_size(InterpMode::Bicubic, {64, 70}, ac), ++seed, true);
   }
 }
 
@@ -89,11 +70,11 @@ TEST_CASE("antialiased downsampling (bilinear and bicubic), also mixed with upsa
   uint64_t seed = 200;
   for (InterpMode mode : {InterpMode::Bilinear, InterpMode::Bicubic}) {
     for (bool ac : {false, true}) {
-      check_resize({2, 3, 37, 41}, sized(mode, {9, 13}, ac, true), ++seed);
-      check_resize({1, 3, 16, 16}, sized(mode, {5, 7}, ac, true), ++seed);
-      check_resize({1, 2, 12, 50}, sized(mode, {30, 11}, ac, true), ++seed);  // up in H, down in W
-      check_resize({1, 2, 12, 50}, sized(mode, {12, 11}, ac, true), ++seed);  // H unchanged: one pass
-      check_resize({1, 2, 64, 48}, sized(mode, {64, 48}, ac, true), ++seed);  // nothing to do
+      check_resize({2, 3, 37, 41}, InterpolateOptions::to_size(mode, {9, 13}, ac, true), ++seed);
+      check_resize({1, 3, 16, 16}, InterpolateOptions::to_size(mode, {5, 7}, ac, true), ++seed);
+      check_resize({1, 2, 12, 50}, InterpolateOptions::to_size(mode, {30, 11}, ac, true), ++seed);  // up in H, down in W
+      check_resize({1, 2, 12, 50}, InterpolateOptions::to_size(mode, {12, 11}, ac, true), ++seed);  // H unchanged: one pass
+      check_resize({1, 2, 64, 48}, InterpolateOptions::to_size(mode, {64, 48}, ac, true), ++seed);  // nothing to do
     }
   }
 }
@@ -102,16 +83,16 @@ TEST_CASE("nearest and nearest-exact, 2-D and 1-D, on floating and integer tenso
   if (!gpu_present()) return;
   uint64_t seed = 300;
   for (InterpMode mode : {InterpMode::Nearest, InterpMode::NearestExact}) {
-    check_resize({2, 3, 13, 17}, sized(mode, {29, 31}), ++seed);
-    check_resize({2, 3, 37, 29}, sized(mode, {11, 7}), ++seed);
-    check_resize({1, 2, 40, 50}, sized(mode, {97, 83}), ++seed, true);
-    check_resize({1, 2, 40, 50}, sized(mode, {80, 100}), ++seed);  // exactly twice: the index shortcut
-    check_resize({2, 3, 23}, sized(mode, {50}), ++seed);
-    check_resize({2, 3, 23}, scaled(mode, {0.61}), ++seed);
+    check_resize({2, 3, 13, 17}, InterpolateOptions::to_size(mode, {29, 31}), ++seed);
+    check_resize({2, 3, 37, 29}, InterpolateOptions::to_size(mode, {11, 7}), ++seed);
+    check_resize({1, 2, 40, 50}, InterpolateOptions::to_size(mode, {97, 83}), ++seed, true);
+    check_resize({1, 2, 40, 50}, InterpolateOptions::to_size(mode, {80, 100}), ++seed);  // exactly twice: the index shortcut
+    check_resize({2, 3, 23}, InterpolateOptions::to_size(mode, {50}), ++seed);
+    check_resize({2, 3, 23}, InterpolateOptions::by_scale(mode, {0.61}), ++seed);
     for (DType dt : {DType::I32, DType::U8, DType::Bool, DType::I64}) {
       const Tensor x = to(abs(mul(random({2, 3, 13, 17}, DType::F64, ++seed), 50.0)), dt);
       check_cuda_matches_cpu(std::string("nearest on ") + dtype_name(dt),
-                             [mode](const TensorList& in) { return interpolate(in[0], sized(mode, {29, 8})); }, {x},
+                             [mode](const TensorList& in) { return interpolate(in[0], InterpolateOptions::to_size(mode, {29, 8})); }, {x},
                              {0, 0, false});
     }
   }
@@ -121,14 +102,14 @@ TEST_CASE("linear 1-D and scale factors") {
   if (!gpu_present()) return;
   uint64_t seed = 400;
   for (bool ac : {false, true}) {
-    check_resize({2, 3, 23}, sized(InterpMode::Linear, {50}, ac), ++seed);
-    check_resize({2, 3, 51}, sized(InterpMode::Linear, {17}, ac), ++seed, true);
-    check_resize({2, 3, 23}, scaled(InterpMode::Linear, {1.7}, ac), ++seed);
+    check_resize({2, 3, 23}, InterpolateOptions::to_size(InterpMode::Linear, {50}, ac), ++seed);
+    check_resize({2, 3, 51}, InterpolateOptions::to_size(InterpMode::Linear, {17}, ac), ++seed, true);
+    check_resize({2, 3, 23}, InterpolateOptions::by_scale(InterpMode::Linear, {1.7}, ac), ++seed);
   }
-  check_resize({1, 3, 13, 17}, scaled(InterpMode::Bilinear, {1.7, 0.45}), ++seed);
-  check_resize({1, 3, 13, 17}, scaled(InterpMode::Bilinear, {1.7, 0.45}, false, true), ++seed);
-  check_resize({1, 3, 13, 17}, scaled(InterpMode::Bicubic, {2.5}), ++seed);
-  check_resize({1, 3, 13, 17}, scaled(InterpMode::Nearest, {2.5, 1.3}), ++seed);
+  check_resize({1, 3, 13, 17}, InterpolateOptions::by_scale(InterpMode::Bilinear, {1.7, 0.45}), ++seed);
+  check_resize({1, 3, 13, 17}, InterpolateOptions::by_scale(InterpMode::Bilinear, {1.7, 0.45}, false, true), ++seed);
+  check_resize({1, 3, 13, 17}, InterpolateOptions::by_scale(InterpMode::Bicubic, {2.5}), ++seed);
+  check_resize({1, 3, 13, 17}, InterpolateOptions::by_scale(InterpMode::Nearest, {2.5, 1.3}), ++seed);
 }
 
 TEST_CASE("channels-last inputs take the CPU's channels-last kernels on the device too") {
@@ -137,8 +118,8 @@ TEST_CASE("channels-last inputs take the CPU's channels-last kernels on the devi
     // [N, H, W, C] storage viewed as [N, C, H, W] with C > 3: the CPU's channels-last path.
     const Tensor x = random({2, 21, 19, 8}, t.dtype, 500);
     for (const InterpolateOptions& o :
-         {sized(InterpMode::Bilinear, {45, 40}), sized(InterpMode::Bilinear, {45, 40}, true),
-          sized(InterpMode::Nearest, {45, 40}), sized(InterpMode::NearestExact, {9, 7})}) {
+         {InterpolateOptions::to_size(InterpMode::Bilinear, {45, 40}), InterpolateOptions::to_size(InterpMode::Bilinear, {45, 40}, true),
+          InterpolateOptions::to_size(InterpMode::Nearest, {45, 40}), InterpolateOptions::to_size(InterpMode::NearestExact, {9, 7})}) {
       check_cuda_matches_cpu(std::string("channels-last ") + describe(o) + " " + dtype_name(t.dtype),
                              [o](const TensorList& in) { return interpolate(permute(in[0], {0, 3, 1, 2}), o); }, {x},
                              {t.atol, t.rtol, true});
@@ -152,20 +133,20 @@ TEST_CASE("the models' resizes") {
     const double tol = dt == DType::F32 ? 1e-6 : 1e-2;
     // SAM 2: low-resolution mask logits to the image size.
     check_cuda_matches_cpu(std::string("masks 256 -> 1024 bilinear ") + dtype_name(dt),
-                           [](const TensorList& in) { return interpolate(in[0], sized(InterpMode::Bilinear, {1024, 1024})); },
+                           [](const TensorList& in) { return interpolate(in[0], InterpolateOptions::to_size(InterpMode::Bilinear, {1024, 1024})); },
                            {random({1, 3, 256, 256}, dt, 600)}, {tol, tol, true});
     // Video-resolution masks.
     check_cuda_matches_cpu(std::string("masks 1024 -> 480x854 bilinear ") + dtype_name(dt),
-                           [](const TensorList& in) { return interpolate(in[0], sized(InterpMode::Bilinear, {480, 854})); },
+                           [](const TensorList& in) { return interpolate(in[0], InterpolateOptions::to_size(InterpMode::Bilinear, {480, 854})); },
                            {random({2, 1, 1024, 1024}, dt, 601)}, {tol, tol, false});
     // Hiera's window-tiled position embedding, interpolated bicubically to the feature size.
     check_cuda_matches_cpu(std::string("position embedding 7x7 -> 64x64 bicubic ") + dtype_name(dt),
-                           [](const TensorList& in) { return interpolate(in[0], sized(InterpMode::Bicubic, {64, 64})); },
+                           [](const TensorList& in) { return interpolate(in[0], InterpolateOptions::to_size(InterpMode::Bicubic, {64, 64})); },
                            {random({1, 144, 7, 7}, dt, 602)}, {tol, tol, true});
     // Antialiased downscaling of a frame.
     check_cuda_matches_cpu(std::string("frame 540x960 -> 256x256 antialias ") + dtype_name(dt),
                            [](const TensorList& in) {
-                             return interpolate(in[0], sized(InterpMode::Bilinear, {256, 256}, false, true));
+                             return interpolate(in[0], InterpolateOptions::to_size(InterpMode::Bilinear, {256, 256}, false, true));
                            },
                            {random({1, 3, 540, 960}, dt, 603)}, {tol, tol, true});
   }
@@ -173,7 +154,7 @@ TEST_CASE("the models' resizes") {
 
 TEST_CASE("interpolate on an empty batch") {
   if (!gpu_present()) return;
-  const Tensor empty = interpolate(zeros({0, 3, 4, 5}, DType::F32, Device::cuda()), sized(InterpMode::Bilinear, {8, 9}));
+  const Tensor empty = interpolate(zeros({0, 3, 4, 5}, DType::F32, Device::cuda()), InterpolateOptions::to_size(InterpMode::Bilinear, {8, 9}));
   CHECK(empty.shape() == Shape{0, 3, 8, 9});
   CHECK(empty.is_cuda());
 }
