@@ -337,7 +337,8 @@ struct ArgOp {
 
 // ------------------------------------------------------------------ host side
 
-// Drops size-1 dims and merges neighbours that are one run in memory.
+// Drops size-1 dims and merges neighbours that are one run in memory. The dimension limit applies
+// to what remains, so a contiguous tensor of any rank reduces.
 StridedIndexer coalesced(const int64_t* sizes, const int64_t* strides, int64_t ndim) {
   StridedIndexer ix;
   ix.ndim = 0;
@@ -347,6 +348,10 @@ StridedIndexer coalesced(const int64_t* sizes, const int64_t* strides, int64_t n
       ix.sizes[ix.ndim - 1] *= sizes[d];
       ix.strides[ix.ndim - 1] = strides[d];
     } else {
+      if (ix.ndim == kMaxDims) {
+        throw std::invalid_argument("CUDA reductions address at most " + std::to_string(kMaxDims) +
+                                    " non-mergeable dimensions on each side (kept, reduced) of a reduction");
+      }
       ix.sizes[ix.ndim] = sizes[d];
       ix.strides[ix.ndim] = strides[d];
       ++ix.ndim;
@@ -367,10 +372,6 @@ struct Plan {
 };
 
 Plan plan_for(const Tensor& in, int64_t reduced_ndim) {
-  if (in.dim() > kMaxDims) {
-    throw std::invalid_argument("CUDA reductions address at most " + std::to_string(kMaxDims) + " dimensions, got " +
-                                std::to_string(in.dim()));
-  }
   const int64_t nk = in.dim() - reduced_ndim;
   Plan p;
   p.kept = coalesced(in.shape().data(), in.strides().data(), nk);
