@@ -181,14 +181,15 @@ int to_int(int64_t v, const char* what) {
 
 // ---- small kernels ----------------------------------------------------------------------------
 
-// c[t][i][j] *= beta (0 writes zeros, whatever c held).
+// c[t][i][j] *= beta (0 writes zeros, whatever c held). beta is taken in double so that float64
+// results are scaled at full precision.
 template <class T>
 __global__ void scale_kernel(T* c, int64_t rows, int64_t cols, int64_t ldc, int64_t batch_stride, int64_t n,
-                             float beta) {
+                             double beta) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t j = e % cols, i = (e / cols) % rows, t = e / (cols * rows);
     T* p = c + t * batch_stride + i * ldc + j;
-    if (beta == 0.0f) {
+    if (beta == 0.0) {
       store(p, 0.0f);
     } else {
       store(p, load(p) * static_cast<compute_t<T>>(beta));
@@ -418,7 +419,7 @@ void gemm(const MatrixBatch& c, const MatrixBatch& a, const MatrixBatch& b, int6
     dispatch_device_floating(c.dtype, "matmul", [&](auto tag) {
       using T = typename decltype(tag)::type;
       scale_kernel<T><<<blocks_for(n), 256, 0, ctx.stream>>>(static_cast<T*>(c.data), c.rows, c.cols, ldc,
-                                                              c.batch_stride, n, static_cast<float>(beta));
+                                                              c.batch_stride, n, beta);
       RVOS_CUDA_CHECK_LAUNCH("scale_kernel");
     });
     return;
@@ -455,7 +456,10 @@ void matmul(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& b
     throw std::invalid_argument("cuda::matmul: operands, result and bias must share one dtype");
   }
   data_type(a.dtype());  // refuses non-floating dtypes
-  if (!out.is_contiguous()) throw std::invalid_argument("cuda::matmul: the result must be contiguous");
+  // An empty result has nothing to write, whatever strides it was given.
+  if (out.numel() > 0 && !out.is_contiguous()) {
+    throw std::invalid_argument("cuda::matmul: the result must be contiguous");
+  }
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != out.size(2))) {
     throw std::invalid_argument("cuda::matmul: bias " + shape_str(bias.shape()) + " does not match " +
                                 shape_str(out.shape()));
