@@ -76,12 +76,12 @@ __device__ inline A warp_reduce_sum(A v) {
 
 // ---- elementwise finishing -------------------------------------------------------------------
 
-// y[e] = acc[e] + bias[channel of e], rounded to T (acc may be y itself).
-template <class T>
-__global__ void finish_kernel(T* y, const compute_t<T>* acc, const T* bias, int64_t channels, int64_t plane,
-                              int64_t n) {
+// y[e] = acc[e] + bias[channel of e], rounded to T. acc is y itself (Acc = T) or a float32 /
+// float64 accumulator (Acc = compute_t<T>).
+template <class T, class Acc>
+__global__ void finish_kernel(T* y, const Acc* acc, const T* bias, int64_t channels, int64_t plane, int64_t n) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    compute_t<T> v = acc[e];
+    compute_t<T> v = load(acc + e);
     if (bias != nullptr) v += load(bias + (e / plane) % channels);
     store(y + e, v);
   }
@@ -93,9 +93,16 @@ void finish(const Tensor& y, const Tensor& acc, const Tensor& bias, int64_t chan
   if (n == 0 || (acc.is_same(y) && !bias.defined())) return;
   dispatch_device_floating(y.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    finish_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-        static_cast<T*>(y.raw_data()), static_cast<const compute_t<T>*>(acc.raw_data()),
-        bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr, channels, plane, n);
+    using C = compute_t<T>;
+    const T* b = bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr;
+    // A 16-bit result finished in place (the cuDNN path) is read as 16-bit values.
+    if (acc.dtype() == y.dtype()) {
+      finish_kernel<T, T><<<blocks_for(n), kThreads, 0, stream()>>>(
+          static_cast<T*>(y.raw_data()), static_cast<const T*>(acc.raw_data()), b, channels, plane, n);
+    } else {
+      finish_kernel<T, C><<<blocks_for(n), kThreads, 0, stream()>>>(
+          static_cast<T*>(y.raw_data()), static_cast<const C*>(acc.raw_data()), b, channels, plane, n);
+    }
     RVOS_CUDA_CHECK_LAUNCH("finish_kernel");
   });
 }
