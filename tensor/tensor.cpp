@@ -89,6 +89,7 @@ int64_t Tensor::numel() const { return shape_numel(impl().shape); }
 bool Tensor::is_contiguous() const {
   const auto& s = shape();
   const auto& st = strides();
+  if (numel() == 0) return true;  // nothing to address, whatever the strides (as in PyTorch)
   int64_t expected = 1;
   for (size_t i = s.size(); i-- > 0;) {
     if (s[i] == 1) continue;

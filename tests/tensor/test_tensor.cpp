@@ -15,6 +15,15 @@ TEST_CASE("empty tensor has contiguous geometry") {
   CHECK(reinterpret_cast<uintptr_t>(t.raw_data()) % 64 == 0);
 }
 
+TEST_CASE("a tensor without elements is contiguous whatever its strides") {
+  Tensor t = Tensor::empty({2, 0, 7}, DType::F32);
+  CHECK(t.numel() == 0);
+  CHECK(t.is_contiguous());
+  CHECK(permute(t, {2, 0, 1}).is_contiguous());
+  CHECK(transpose(Tensor::empty({0, 3}, DType::F32), 0, 1).is_contiguous());
+  CHECK_FALSE(transpose(Tensor::empty({2, 3}, DType::F32), 0, 1).is_contiguous());
+}
+
 TEST_CASE("every dtype has a size and a name") {
   for (DType d : {DType::Bool, DType::U8, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64}) {
     Tensor t = zeros({3}, d);
