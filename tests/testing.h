@@ -12,6 +12,7 @@
 #include <string>
 
 #include "ops/ops.h"
+#include "test_data.h"
 
 namespace rvos::testing {
 

@@ -3,6 +3,8 @@
 // (tests/data/jf_metrics, see its README).
 #include <doctest/doctest.h>
 
+#include "test_data.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -22,7 +24,7 @@ namespace {
 using namespace rvos;
 using nlohmann::json;
 
-const std::string kDir = std::string(RVOS_TEST_DATA) + "/jf_metrics";
+const std::string kDir = rvos::testing::test_data_dir() + "/jf_metrics";
 
 json load_expected() {
   std::ifstream f(kDir + "/expected.json");

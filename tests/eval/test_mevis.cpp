@@ -25,7 +25,7 @@ using namespace rvos;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::string kDir = std::string(RVOS_TEST_DATA) + "/jf_metrics";
+const std::string kDir = rvos::testing::test_data_dir() + "/jf_metrics";
 
 json load_expected() {
   std::ifstream f(kDir + "/expected.json");

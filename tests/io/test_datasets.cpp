@@ -453,8 +453,8 @@ TEST_CASE("datasets: MeViS golden valid_u files (real format)") {
   TempDir dir("mevis_golden");
   const fs::path split = dir.path / "valid_u";
   fs::create_directories(split);
-  fs::copy_file(std::string(RVOS_TEST_DATA) + "/mevis_valid_u/meta_expressions.json", split / "meta_expressions.json");
-  fs::copy_file(std::string(RVOS_TEST_DATA) + "/mevis_valid_u/mask_dict.json", split / "mask_dict.json");
+  fs::copy_file(rvos::testing::test_data_dir() + "/mevis_valid_u/meta_expressions.json", split / "meta_expressions.json");
+  fs::copy_file(rvos::testing::test_data_dir() + "/mevis_valid_u/mask_dict.json", split / "mask_dict.json");
   DatasetOptions options;
   options.check_frames_exist = false;  // the golden set ships no frames
   const RvosDataset ds = RvosDataset::read_mevis(dir.path.string(), "valid_u", options);

@@ -21,7 +21,7 @@ namespace {
 using rvos::testing::TempDir;
 using rvos::testing::error_of;
 
-const std::string kData = RVOS_TEST_DATA;
+const std::string kData = rvos::testing::test_data_dir();
 
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -18,7 +18,7 @@ using namespace rvos::io;
 
 namespace {
 
-const std::string kData = RVOS_TEST_DATA;
+const std::string kData = rvos::testing::test_data_dir();
 
 // The [3, 256] float32 table `name` of a small safetensors file: 8-byte header
 // length, JSON header, raw little-endian data.

@@ -116,7 +116,7 @@ TEST_CASE("rle: random round trips on odd sizes") {
 }
 
 TEST_CASE("rle: every RLE of the MeViS-style golden mask_dict.json") {
-  std::ifstream in(std::string(RVOS_TEST_DATA) + "/mevis_valid_u/mask_dict.json");
+  std::ifstream in(rvos::testing::test_data_dir() + "/mevis_valid_u/mask_dict.json");
   REQUIRE(in);
   const auto dict = nlohmann::json::parse(in);
   int decoded = 0, nulls = 0;

@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kDir = std::string(RVOS_TEST_DATA) + "/xlmr_tokenizer";
+const std::string kDir = rvos::testing::test_data_dir() + "/xlmr_tokenizer";
 
 json golden() {
   std::ifstream in(kDir + "/tokens.json");

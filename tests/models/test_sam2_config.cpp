@@ -18,7 +18,7 @@ using rvos::testing::error_of;
 namespace {
 
 std::string data_file(const std::string& set, const std::string& file) {
-  return std::string(RVOS_TEST_DATA) + "/" + set + "/" + file;
+  return rvos::testing::test_data_dir() + "/" + set + "/" + file;
 }
 
 // describe() as key -> value, without the name.

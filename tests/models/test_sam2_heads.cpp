@@ -56,7 +56,7 @@ bool is_head_key(const std::string& k) {
 }
 
 std::string data_path(const GoldenSet& s, const std::string& file) {
-  return std::string(RVOS_TEST_DATA) + "/" + s.name + "/" + file;
+  return rvos::testing::test_data_dir() + "/" + s.name + "/" + file;
 }
 
 // The micro configs: every flag as in the official YAMLs (the SamHeadsConfig defaults),

@@ -20,7 +20,7 @@ using namespace rvos::sam2;
 namespace {
 
 std::string data_file(const std::string& set, const std::string& file) {
-  return std::string(RVOS_TEST_DATA) + "/" + set + "/" + file;
+  return rvos::testing::test_data_dir() + "/" + set + "/" + file;
 }
 
 Tensor find(const io::StateDict& sd, const std::string& name) {

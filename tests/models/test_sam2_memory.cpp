@@ -22,7 +22,7 @@ using rvos::testing::random;
 namespace {
 
 std::string data_file(const std::string& set, const std::string& file) {
-  return std::string(RVOS_TEST_DATA) + "/" + set + "/" + file;
+  return rvos::testing::test_data_dir() + "/" + set + "/" + file;
 }
 
 Tensor find(const io::StateDict& sd, const std::string& name) {

@@ -32,7 +32,7 @@ using namespace rvos;
 using rvos::testing::TempDir;
 namespace fs = std::filesystem;
 
-const std::string kData = std::string(RVOS_TEST_DATA) + "/sam2_micro";
+const std::string kData = rvos::testing::test_data_dir() + "/sam2_micro";
 const std::string kModel = kData + "/checkpoint.pt";
 const std::string kConfig = kData + "/config.yaml";
 const std::string kFrames = kData + "/frames";
