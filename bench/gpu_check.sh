@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs every CUDA test and every GPU benchmark in one go, and prints a short table last.
+# Builds and runs every CUDA test and every GPU benchmark in one go, then the SAM 2 tracking parity
+# test (CPU and CUDA against the official goldens) and `rvos track --device cuda` on the bundled
+# example scored against the CPU run, and prints a short table last.
 #
 #   bench/gpu_check.sh                 build here (needs the project's dependencies) and run
 #   bench/gpu_check.sh --bundle DIR    build here and pack the CUDA test and benchmark binaries,
@@ -11,7 +13,8 @@
 #
 # Environment: BUILD_DIR (default build-gpu), GPU_CHECK_FILTER (a grep -E pattern selecting
 # binaries by name), BENCH_ARGS (extra Google Benchmark flags, e.g. --benchmark_min_time=0.2s),
-# OUT (a folder that receives the full logs; default: a temporary folder).
+# OUT (a folder that receives the full logs; default: a temporary folder), RVOS_TEST_DATA (the
+# tests/data folder; default: this tree's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +27,7 @@ case "${1:-}" in
   *) echo "usage: bench/gpu_check.sh [--bundle DIR | --run DIR]" >&2; exit 2 ;;
 esac
 filter="${GPU_CHECK_FILTER:-.}"
+export RVOS_TEST_DATA="${RVOS_TEST_DATA:-$PWD/tests/data}"
 build_dir="${BUILD_DIR:-build-gpu}"
 
 build() {
@@ -32,8 +36,8 @@ build() {
     echo "gpu_check: this build has no CUDA (no nvcc found at configure time)" >&2
     exit 1
   fi
-  mapfile -t targets < <(ninja -C "$build_dir" -t targets all | sed -n 's/^\(test_cuda_[a-z0-9_]*\|bench_gpu_[a-z0-9_]*\): .*/\1/p' |
-                         sort -u | grep -E "$filter" || true)
+  mapfile -t targets < <( (ninja -C "$build_dir" -t targets all | sed -n 's/^\(test_cuda_[a-z0-9_]*\|bench_gpu_[a-z0-9_]*\): .*/\1/p';
+                          echo test_models_sam2_tracking; echo rvos) | sort -u | grep -E "$filter" || true)
   if [ "${#targets[@]}" -eq 0 ]; then
     echo "gpu_check: no CUDA test or GPU benchmark target matches '$filter'" >&2
     exit 1
@@ -41,8 +45,9 @@ build() {
   ninja -C "$build_dir" -j"${JOBS:-$(nproc)}" "${targets[@]}"
 }
 
-binaries_in() {  # the built test and benchmark executables
-  find "$1" -type f -perm -u+x \( -name 'test_cuda_*' -o -name 'bench_gpu_*' \) | grep -E "$filter" | sort
+binaries_in() {  # the built test and benchmark executables, the tracking test and the CLI
+  find "$1" -type f -perm -u+x \( -name 'test_cuda_*' -o -name 'bench_gpu_*' -o -name test_models_sam2_tracking \
+    -o -name rvos \) | grep -E "$filter" | sort
 }
 
 bundle() {
@@ -50,7 +55,7 @@ bundle() {
   rm -rf "$dir"
   mkdir -p "$dir/bin" "$dir/lib"
   local bin lib
-  for bin in $(binaries_in "$build_dir/tests") $(binaries_in "$build_dir/bench"); do
+  for bin in $(binaries_in "$build_dir/tests") $(binaries_in "$build_dir/bench") $(binaries_in "$build_dir/tools"); do
     cp "$bin" "$dir/bin/"
     strip "$dir/bin/$(basename "$bin")"
     # Libraries a bare CUDA machine may lack; glibc, the driver, cuBLAS and cuDNN stay theirs.
@@ -76,6 +81,18 @@ cuda_library_path() {  # folders holding cuBLAS and cuDNN on the GPU machine
   echo "${found#:}"
 }
 
+track_vs_cpu() {  # $1: the rvos binary, $2: log folder. Tracks the bundled example on both devices.
+  local rvos="$1" out="$2/track" data="${RVOS_TEST_DATA}/sam2_micro"
+  rm -rf "$out"
+  local device
+  for device in cpu cuda; do
+    "$rvos" track --model "$data/checkpoint.pt" --config "$data/config.yaml" --frames "$data/frames" \
+      --point 170,80 --point 30,180,0 --device "$device" --out "$out/$device/example" --no-progress
+  done
+  "$rvos" eval --dataset davis --pred "$out/cuda" --gt "$out/cpu" --summary-only --no-progress
+  echo "masks of the CUDA run scored against the CPU run: $(grep -o '"J&F[^,]*' "$out/cuda/metrics.json" | head -n 1)"
+}
+
 run_all() {  # $1: folder of binaries; prints the summary table last
   local bins=("$@")
   local logs="${OUT:-$(mktemp -d)}"
@@ -87,7 +104,10 @@ run_all() {  # $1: folder of binaries; prints the summary table last
     name="$(basename "$bin")"
     local log="$logs/$name.log"
     local status
-    if [[ "$name" == test_cuda_* ]]; then
+    if [[ "$name" == rvos ]]; then
+      track_vs_cpu "$bin" "$logs" >"$log" 2>&1 && status=ran || { status=FAIL; failed=1; }
+      rows+=("$(printf '%-32s %-22s %s' "rvos track --device cuda" "$status" "$(tail -n 1 "$log")")")
+    elif [[ "$name" == test_* ]]; then
       if "$bin" --no-intro=true --no-version=true >"$log" 2>&1; then status=pass; else status=FAIL; failed=1; fi
       local summary
       summary="$(grep -E '^\[doctest\] test cases' "$log" | sed 's/\[doctest\] test cases: *//' | tr -s ' ')"
@@ -115,7 +135,7 @@ case "$mode" in
   bundle) bundle ;;
   build-and-run)
     build
-    mapfile -t bins < <(binaries_in "$build_dir/tests"; binaries_in "$build_dir/bench")
+    mapfile -t bins < <(binaries_in "$build_dir/tests"; binaries_in "$build_dir/bench"; binaries_in "$build_dir/tools")
     run_all "${bins[@]}"
     ;;
   run)
