@@ -30,8 +30,8 @@ filter="${GPU_CHECK_FILTER:-.}"
 export RVOS_TEST_DATA="${RVOS_TEST_DATA:-$PWD/tests/data}"
 build_dir="${BUILD_DIR:-build-gpu}"
 
-build() {
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+build() {  # $1: ON or OFF, video files through FFmpeg (a bundle leaves out FFmpeg and its many libraries)
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRVOS_FFMPEG="$1" >/dev/null
   if ! grep -q "RVOS_HAVE_CUDA 1" "$build_dir/generated/rvos/version.h"; then
     echo "gpu_check: this build has no CUDA (no nvcc found at configure time)" >&2
     exit 1
@@ -51,7 +51,7 @@ binaries_in() {  # the built test and benchmark executables, the tracking test a
 }
 
 bundle() {
-  build
+  build OFF
   rm -rf "$dir"
   mkdir -p "$dir/bin" "$dir/lib"
   local bin lib
@@ -67,7 +67,9 @@ bundle() {
     done
   done
   cp "$0" "$dir/"
-  tar -C "$(dirname "$dir")" -cJf "$dir.tar.xz" "$(basename "$dir")"
+  # The binaries share most of their bytes (the kernels' device code): a dictionary larger than
+  # all of them together lets xz store those bytes once.
+  tar -C "$(dirname "$dir")" -cf - "$(basename "$dir")" | xz -6 -T2 --lzma2=dict=256MiB >"$dir.tar.xz"
   du -sh "$dir" "$dir.tar.xz"
 }
 
@@ -86,10 +88,13 @@ track_vs_cpu() {  # $1: the rvos binary, $2: log folder. Tracks the bundled exam
   rm -rf "$out"
   local device
   for device in cpu cuda; do
+    # (set -e does not apply inside a function called from a condition: every step checks itself)
     "$rvos" track --model "$data/checkpoint.pt" --config "$data/config.yaml" --frames "$data/frames" \
-      --point 170,80 --point 30,180,0 --device "$device" --out "$out/$device/example" --no-progress
+      --point 170,80 --point 30,180,0 --device "$device" --out "$out/$device/example" --no-progress ||
+      { echo "rvos track --device $device failed"; return 1; }
   done
-  "$rvos" eval --dataset davis --pred "$out/cuda" --gt "$out/cpu" --summary-only --no-progress
+  "$rvos" eval --dataset davis --pred "$out/cuda" --gt "$out/cpu" --summary-only --no-progress ||
+    { echo "rvos eval failed"; return 1; }
   echo "masks of the CUDA run scored against the CPU run: $(grep -o '"J&F[^,]*' "$out/cuda/metrics.json" | head -n 1)"
 }
 
@@ -134,7 +139,7 @@ run_all() {  # $1: folder of binaries; prints the summary table last
 case "$mode" in
   bundle) bundle ;;
   build-and-run)
-    build
+    build ON
     mapfile -t bins < <(binaries_in "$build_dir/tests"; binaries_in "$build_dir/bench"; binaries_in "$build_dir/tools")
     run_all "${bins[@]}"
     ;;
