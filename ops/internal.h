@@ -28,6 +28,21 @@ inline Tensor with_grad(const char* name, const TensorList& inputs, Tensor out, 
 // A gradient brought back to an input: summed over broadcast dims, cast to the input's dtype.
 Tensor reduce_grad(const Tensor& g, const Tensor& input);
 
+// A contiguous tensor of `shape` seen as [outer, n, inner] around `dim` (n = shape[dim]; all 1 for
+// a 0-d shape).
+struct DimSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+inline DimSplit split_at_dim(const Shape& shape, int64_t dim) {
+  DimSplit s;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    if (d < dim) s.outer *= shape[static_cast<size_t>(d)];
+    else if (d == dim) s.n = shape[static_cast<size_t>(d)];
+    else s.inner *= shape[static_cast<size_t>(d)];
+  }
+  return s;
+}
+
 // softmax along dim, except that rows made only of -inf give 0 (not NaN), with a
 // zero gradient there: PyTorch's _safe_softmax, as scaled_dot_product_attention uses.
 Tensor safe_softmax(const Tensor& x, int64_t dim);

@@ -251,10 +251,8 @@ Tensor scatter_picked(const Tensor& g, const Tensor& index, const Shape& in_shap
   if (in_shape.empty()) return reshape(g, in_shape);
   Tensor out = zeros(in_shape, g.dtype(), g.device());
   Tensor gc = contiguous(g), ic = contiguous(index);
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= in_shape[static_cast<size_t>(d)];
-  for (size_t d = static_cast<size_t>(dim) + 1; d < in_shape.size(); ++d) inner *= in_shape[d];
-  const int64_t n = in_shape[static_cast<size_t>(dim)];
+  const detail::DimSplit split = detail::split_at_dim(in_shape, dim);
+  const int64_t outer = split.outer, n = split.n, inner = split.inner;
   if (!g.is_cpu()) {
 #if RVOS_HAVE_CUDA
     cuda::scatter_along_dim(out, gc, ic, outer, n, inner);
@@ -449,12 +447,8 @@ Tensor cumsum_kernel(const Tensor& x, int64_t dim, bool reverse) {
   const DType out_dt = sum_result_type(x.dtype());
   Tensor xc = contiguous(x.detach());
   Tensor out = Tensor::empty(x.shape(), out_dt, x.device());
-  int64_t outer = 1, inner = 1, n = 1;
-  if (x.dim() > 0) {
-    for (int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
-    for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
-    n = x.shape()[dim];
-  }
+  const detail::DimSplit split = detail::split_at_dim(x.shape(), dim);
+  const int64_t outer = split.outer, n = split.n, inner = split.inner;
   if (!x.is_cpu()) {
 #if RVOS_HAVE_CUDA
     cuda::cumsum(out, xc, outer, n, inner, reverse);

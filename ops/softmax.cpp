@@ -45,19 +45,7 @@ const char* kind_name(Kind k) {
 }
 
 // A contiguous tensor seen as [outer, n, inner], reduced over n.
-struct Geometry {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-Geometry geometry(const Shape& shape, int64_t dim) {
-  Geometry g;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    if (d < dim) g.outer *= shape[static_cast<size_t>(d)];
-    else if (d == dim) g.n = shape[static_cast<size_t>(d)];
-    else g.inner *= shape[static_cast<size_t>(d)];
-  }
-  return g;
-}
+using Geometry = detail::DimSplit;
 
 // Columns per block in the non-innermost layout: a block of n x cols compute
 // values stays within about 128 KiB.
@@ -275,7 +263,7 @@ void run_forward(const Tensor& xc, const Tensor& y, const Geometry& g) {
 }
 
 Tensor softmax_backward(const Tensor& grad, const Tensor& y, int64_t dim, Kind kind) {
-  const Geometry g = geometry(y.shape(), dim);
+  const Geometry g = detail::split_at_dim(y.shape(), dim);
   Tensor gc = contiguous(grad.dtype() == y.dtype() ? grad : to(grad, y.dtype()));
   Tensor gx = Tensor::empty(y.shape(), y.dtype(), y.device());
   if (gx.numel() == 0) return gx;
@@ -317,7 +305,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, Kind kind) {
   } else {
     d = x.wrap_dim(dim, (std::string(name) + ": dim").c_str());
   }
-  const Geometry g = x.dim() == 0 ? Geometry{} : geometry(x.shape(), d);
+  const Geometry g = detail::split_at_dim(x.shape(), d);
   Tensor xc = contiguous(x.detach());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (y.numel() > 0) {
