@@ -13,6 +13,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -133,5 +135,16 @@ inline unsigned int blocks_for(int64_t n, int threads = 256) {
 
 // The device index of a CUDA tensor, made current for the launches that follow.
 int set_device_of(const Tensor& t);
+
+// FNV-1a over an array of int64 values: the hash of the problem keys under which per-thread caches
+// keep library answers (cuBLASLt heuristics, cuDNN algorithm choices).
+struct Int64ArrayHash {
+  template <size_t N>
+  size_t operator()(const std::array<int64_t, N>& key) const {
+    size_t h = 1469598103934665603ull;
+    for (int64_t v : key) h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
+    return h;
+  }
+};
 
 }  // namespace rvos::cuda

@@ -149,18 +149,11 @@ struct Problem {
 enum class Kind { Forward, BackwardData, BackwardFilter };
 
 using Key = std::array<int64_t, 20>;
-struct KeyHash {
-  size_t operator()(const Key& k) const {
-    size_t h = 1469598103934665603ull;
-    for (int64_t v : k) h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
-    return h;
-  }
-};
 struct Choice {
   int algo = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
 };
-thread_local std::unordered_map<Key, Choice, KeyHash> tls_choices;
+thread_local std::unordered_map<Key, Choice, Int64ArrayHash> tls_choices;
 
 Key key_of(Kind kind, const ConvGeometry& g, DType dt, bool allow_tf32, int device) {
   return {static_cast<int64_t>(kind), g.N, g.C_in, g.H, g.W, g.C_out, g.OH, g.OW, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW,

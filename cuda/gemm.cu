@@ -252,18 +252,11 @@ struct LtDescriptor {
 
 // Key of a cuBLASLt problem whose heuristic answer is cached per thread.
 using LtKey = std::array<int64_t, 20>;
-struct LtKeyHash {
-  size_t operator()(const LtKey& k) const {
-    size_t h = 1469598103934665603ull;
-    for (int64_t v : k) h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
-    return h;
-  }
-};
 struct LtChoice {
   bool found = false;
   cublasLtMatmulAlgo_t algo{};
 };
-thread_local std::unordered_map<LtKey, LtChoice, LtKeyHash> tls_lt_choices;
+thread_local std::unordered_map<LtKey, LtChoice, Int64ArrayHash> tls_lt_choices;
 
 // C^T = op(B) op(A) + bias with the epilogue through cuBLASLt; false when it offers no algorithm.
 bool lt_matmul(BlasContext& ctx, const MatrixBatch& c, const MatrixBatch& a, const MatrixBatch& b, int64_t batch,
