@@ -20,6 +20,12 @@ inline bool gpu_present() {
   return false;
 }
 
+// The tolerances of one dtype, for suites that run every case in each dtype.
+struct DtypeTolerance {
+  DType dtype;
+  double atol, rtol;
+};
+
 struct DeviceCheck {
   double atol = 1e-5;
   double rtol = 1e-5;

@@ -15,18 +15,12 @@ using namespace rvos::testing;
 
 namespace {
 
-struct Tolerance {
-  DType dtype;
-  double atol, rtol;
-};
 // Sums of up to a few thousand products of N(0, 1) values; 16-bit results round once (cuDNN's twice
 // with a bias).
-const Tolerance kDtypes[] = {{DType::F32, 3e-4, 1e-4},
-                             {DType::F64, 1e-10, 1e-10},
-                             {DType::BF16, 3e-2, 2e-2},
-                             {DType::F16, 1e-2, 5e-3}};
-
-Tensor rnd(const Shape& shape, DType dtype, uint64_t seed) { return random(shape, dtype, seed); }
+const DtypeTolerance kDtypes[] = {{DType::F32, 3e-4, 1e-4},
+                                  {DType::F64, 1e-10, 1e-10},
+                                  {DType::BF16, 3e-2, 2e-2},
+                                  {DType::F16, 1e-2, 5e-3}};
 
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
 
@@ -176,10 +170,10 @@ TEST_CASE("conv2d on every path matches the CPU in every dtype, forward and back
   if (!gpu_present()) return;
   uint64_t seed = 1;
   for (const ConvCase& c : kConvCases) {
-    for (const Tolerance& t : kDtypes) {
-      const TensorList in = {rnd({c.N, c.C_in, c.H, c.W}, t.dtype, ++seed),
-                             rnd({c.C_out, c.C_in / c.groups, c.k[0], c.k[1]}, t.dtype, ++seed),
-                             rnd({c.C_out}, t.dtype, ++seed)};
+    for (const DtypeTolerance& t : kDtypes) {
+      const TensorList in = {random({c.N, c.C_in, c.H, c.W}, t.dtype, ++seed),
+                             random({c.C_out, c.C_in / c.groups, c.k[0], c.k[1]}, t.dtype, ++seed),
+                             random({c.C_out}, t.dtype, ++seed)};
       for_each_backend([&](const char* backend) {
         if (std::string(backend) == "cudnn" && t.dtype == DType::F64) return;  // not a reference we rely on
         const std::string name = std::string(c.name) + " " + dtype_name(t.dtype) + " " + backend;
@@ -193,16 +187,16 @@ TEST_CASE("conv2d on every path matches the CPU in every dtype, forward and back
 TEST_CASE("conv2d with non-contiguous inputs, without bias, unbatched, and with an empty batch") {
   if (!gpu_present()) return;
   for (const ConvCase& c : kConvCases) {
-    const TensorList in = {rnd({c.N, c.C_in, c.H, c.W}, DType::F32, 900),
-                           rnd({c.C_out, c.C_in / c.groups, c.k[0], c.k[1]}, DType::F32, 901)};
+    const TensorList in = {random({c.N, c.C_in, c.H, c.W}, DType::F32, 900),
+                           random({c.C_out, c.C_in / c.groups, c.k[0], c.k[1]}, DType::F32, 901)};
     check_cuda_matches_cpu(std::string(c.name) + " non-contiguous, no bias",
                            [&c](const TensorList& x) { return conv2d(x[0], x[1], Tensor(), c.s, c.p, c.d, c.groups); },
                            in, {3e-4, 1e-4, true, true});
   }
   check_cuda_matches_cpu("unbatched [C, H, W]",
                          [](const TensorList& x) { return conv2d(x[0], x[1], x[2], {1, 1}, {3, 3}, {1, 1}, 6); },
-                         {rnd({6, 20, 21}, DType::F32, 902), rnd({6, 1, 7, 7}, DType::F32, 903),
-                          rnd({6}, DType::F32, 904)},
+                         {random({6, 20, 21}, DType::F32, 902), random({6, 1, 7, 7}, DType::F32, 903),
+                          random({6}, DType::F32, 904)},
                          {3e-4, 1e-4, true});
   const Tensor empty_batch = conv2d(zeros({0, 3, 8, 8}, DType::F32, Device::cuda()),
                                     zeros({4, 3, 3, 3}, DType::F32, Device::cuda()));
@@ -227,8 +221,8 @@ TEST_CASE("conv2d at the models' shapes (forward and gradients) in float32 and b
   uint64_t seed = 1000;
   for (const Model& m : models) {
     for (DType dt : {DType::F32, DType::BF16}) {
-      const TensorList in = {rnd(m.x, dt, ++seed), rnd({m.C_out, m.x[1] / m.groups, m.k[0], m.k[1]}, dt, ++seed),
-                             rnd({m.C_out}, dt, ++seed)};
+      const TensorList in = {random(m.x, dt, ++seed), random({m.C_out, m.x[1] / m.groups, m.k[0], m.k[1]}, dt, ++seed),
+                             random({m.C_out}, dt, ++seed)};
       const bool f32 = dt == DType::F32;
       check_cuda_matches_cpu(std::string(m.name) + " " + dtype_name(dt),
                              [&m](const TensorList& x) { return conv2d(x[0], x[1], x[2], m.s, m.p, {1, 1}, m.groups); },
@@ -272,9 +266,9 @@ TEST_CASE("conv_transpose2d: the non-overlapping 2x2 kernel, im2col, depthwise, 
     g.W = (g.OW - 1) * g.sW - 2 * g.pW + g.kW + c.output_padding[1];
     INFO(c.name);
     CHECK(cuda::conv2d_input_grad_path(g, {}) == c.path);
-    for (const Tolerance& t : kDtypes) {
-      const TensorList in = {rnd(c.x, t.dtype, ++seed), rnd({C_in_t, c.C_out_per_group, c.k[0], c.k[1]}, t.dtype, ++seed),
-                             rnd({C_out_t}, t.dtype, ++seed)};
+    for (const DtypeTolerance& t : kDtypes) {
+      const TensorList in = {random(c.x, t.dtype, ++seed), random({C_in_t, c.C_out_per_group, c.k[0], c.k[1]}, t.dtype, ++seed),
+                             random({C_out_t}, t.dtype, ++seed)};
       for_each_backend([&](const char* backend) {
         if (std::string(backend) == "cudnn" && t.dtype == DType::F64) return;
         check_cuda_matches_cpu(std::string(c.name) + " " + dtype_name(t.dtype) + " " + backend,
@@ -295,15 +289,15 @@ TEST_CASE("our kernels against cuDNN at the models' shapes") {
     const std::string suffix = std::string(" ") + dtype_name(dt);
     check_native_matches_cudnn("depthwise 7x7 [1, 256, 64, 64]" + suffix,
                                [](const TensorList& x) { return conv2d(x[0], x[1], x[2], {1, 1}, {3, 3}, {1, 1}, 256); },
-                               {rnd({1, 256, 64, 64}, dt, 1), rnd({256, 1, 7, 7}, dt, 2), rnd({256}, dt, 3)}, atol,
+                               {random({1, 256, 64, 64}, dt, 1), random({256, 1, 7, 7}, dt, 2), random({256}, dt, 3)}, atol,
                                rtol);
     check_native_matches_cudnn("depthwise 7x7 [4, 256, 32, 32]" + suffix,
                                [](const TensorList& x) { return conv2d(x[0], x[1], x[2], {1, 1}, {3, 3}, {1, 1}, 256); },
-                               {rnd({4, 256, 32, 32}, dt, 4), rnd({256, 1, 7, 7}, dt, 5), rnd({256}, dt, 6)}, atol,
+                               {random({4, 256, 32, 32}, dt, 4), random({256, 1, 7, 7}, dt, 5), random({256}, dt, 6)}, atol,
                                rtol);
     check_native_matches_cudnn("patch embedding [1, 3, 1024, 1024] -> 144" + suffix,
                                [](const TensorList& x) { return conv2d(x[0], x[1], x[2], {4, 4}, {3, 3}); },
-                               {rnd({1, 3, 1024, 1024}, dt, 7), rnd({144, 3, 7, 7}, dt, 8), rnd({144}, dt, 9)},
+                               {random({1, 3, 1024, 1024}, dt, 7), random({144, 3, 7, 7}, dt, 8), random({144}, dt, 9)},
                                f32 ? 5e-3 : 0.5, rtol);
     // The mask downsampler: four 3x3 stride-2 convolutions from the 1024x1024 mask.
     const int64_t channels[] = {1, 4, 16, 64, 256};
@@ -313,33 +307,33 @@ TEST_CASE("our kernels against cuDNN at the models' shapes") {
           "mask downsampler " + std::to_string(channels[i]) + " -> " + std::to_string(channels[i + 1]) + " at " +
               std::to_string(size) + suffix,
           [](const TensorList& x) { return conv2d(x[0], x[1], x[2], {2, 2}, {1, 1}); },
-          {rnd({1, channels[i], size, size}, dt, 10 + i), rnd({channels[i + 1], channels[i], 3, 3}, dt, 20 + i),
-           rnd({channels[i + 1]}, dt, 30 + i)},
+          {random({1, channels[i], size, size}, dt, 10 + i), random({channels[i + 1], channels[i], 3, 3}, dt, 20 + i),
+           random({channels[i + 1]}, dt, 30 + i)},
           f32 ? 2e-3 : 0.25, rtol);
     }
     check_native_matches_cudnn("mask_downsample 4x4/4 [1, 1, 1024, 1024]" + suffix,
                                [](const TensorList& x) { return conv2d(x[0], x[1], x[2], {4, 4}); },
-                               {rnd({1, 1, 1024, 1024}, dt, 40), rnd({1, 1, 4, 4}, dt, 41), rnd({1}, dt, 42)},
+                               {random({1, 1, 1024, 1024}, dt, 40), random({1, 1, 4, 4}, dt, 41), random({1}, dt, 42)},
                                f32 ? 5e-3 : 0.5, rtol);
     check_native_matches_cudnn("conv_transpose 2x2/2 [1, 256, 64, 64] -> 64" + suffix,
                                [](const TensorList& x) { return conv_transpose2d(x[0], x[1], x[2], {2, 2}); },
-                               {rnd({1, 256, 64, 64}, dt, 43), rnd({256, 64, 2, 2}, dt, 44), rnd({64}, dt, 45)},
+                               {random({1, 256, 64, 64}, dt, 43), random({256, 64, 2, 2}, dt, 44), random({64}, dt, 45)},
                                f32 ? 5e-3 : 0.5, rtol);
     check_native_matches_cudnn("conv_transpose 2x2/2 [1, 64, 128, 128] -> 32" + suffix,
                                [](const TensorList& x) { return conv_transpose2d(x[0], x[1], x[2], {2, 2}); },
-                               {rnd({1, 64, 128, 128}, dt, 46), rnd({64, 32, 2, 2}, dt, 47), rnd({32}, dt, 48)},
+                               {random({1, 64, 128, 128}, dt, 46), random({64, 32, 2, 2}, dt, 47), random({32}, dt, 48)},
                                f32 ? 5e-3 : 0.5, rtol);
     check_native_matches_cudnn("1x1 [2, 256, 64, 64] -> 64" + suffix,
                                [](const TensorList& x) { return conv2d(x[0], x[1], x[2]); },
-                               {rnd({2, 256, 64, 64}, dt, 49), rnd({64, 256, 1, 1}, dt, 50), rnd({64}, dt, 51)},
+                               {random({2, 256, 64, 64}, dt, 49), random({64, 256, 1, 1}, dt, 50), random({64}, dt, 51)},
                                f32 ? 5e-3 : 0.5, rtol);
   }
 }
 
 TEST_CASE("TF32 in convolutions is an opt-in") {
   if (!gpu_present()) return;
-  const TensorList in = {rnd({2, 72, 11, 13}, DType::F32, 60), rnd({24, 72, 3, 3}, DType::F32, 61),
-                         rnd({24}, DType::F32, 62)};
+  const TensorList in = {random({2, 72, 11, 13}, DType::F32, 60), random({24, 72, 3, 3}, DType::F32, 61),
+                         random({24}, DType::F32, 62)};
   const auto f = [](const TensorList& x) { return conv2d(x[0], x[1], x[2], {1, 1}, {1, 1}); };
   set_allow_tf32(true);
   for_each_backend([&](const char* backend) {
@@ -366,8 +360,8 @@ TEST_CASE("max_pool2d and avg_pool2d on the device match the CPU, forward and ba
   uint64_t seed = 3000;
   for (const Case& c : cases) {
     INFO("kernel " << c.k[0] << "x" << c.k[1] << " stride " << c.s[0] << "x" << c.s[1] << " ceil " << c.ceil);
-    for (const Tolerance& t : kDtypes) {
-      const Tensor x = rnd({2, 3, 13, 11}, t.dtype, ++seed);
+    for (const DtypeTolerance& t : kDtypes) {
+      const Tensor x = random({2, 3, 13, 11}, t.dtype, ++seed);
       // Max pooling selects and routes values: exact.
       check_cuda_matches_cpu(std::string("max_pool2d ") + dtype_name(t.dtype),
                              [&c](const TensorList& in) { return max_pool2d(in[0], c.k, c.s, c.p, c.d, c.ceil); }, {x},
@@ -388,7 +382,7 @@ TEST_CASE("max_pool2d and avg_pool2d on the device match the CPU, forward and ba
                          {ties}, {0, 0, true});
   check_cuda_matches_cpu("avg_pool2d unbatched",
                          [](const TensorList& in) { return avg_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}); },
-                         {rnd({3, 9, 10}, DType::F32, 3100)}, {1e-6, 1e-6, true});
+                         {random({3, 9, 10}, DType::F32, 3100)}, {1e-6, 1e-6, true});
 }
 
 TEST_CASE("cuDNN is refused clearly when it is not built") {

@@ -17,19 +17,11 @@ using namespace rvos::testing;
 
 namespace {
 
-struct DtypeCase {
-  DType dtype;
-  double atol, rtol;
-};
 // float32 / float64 tight; 16-bit types accumulate in float32 but round inputs and outputs.
-const DtypeCase kDtypes[] = {{DType::F32, 2e-5, 2e-5},
-                             {DType::F64, 1e-12, 1e-12},
-                             {DType::BF16, 3e-2, 2e-2},
-                             {DType::F16, 1e-2, 1e-2}};
-
-Tensor rnd(const Shape& shape, DType dtype, uint64_t seed, double scale = 1.0) {
-  return random(shape, dtype, seed, scale);
-}
+const DtypeTolerance kDtypes[] = {{DType::F32, 2e-5, 2e-5},
+                                  {DType::F64, 1e-12, 1e-12},
+                                  {DType::BF16, 3e-2, 2e-2},
+                                  {DType::F16, 1e-2, 1e-2}};
 
 int64_t allocations() { return cuda::memory_stats(0).num_allocs; }
 
@@ -37,42 +29,42 @@ int64_t allocations() { return cuda::memory_stats(0).num_allocs; }
 
 TEST_CASE("matmul 2-D at odd sizes matches the CPU in every floating dtype, forward and backward") {
   if (!gpu_present()) return;
-  for (const DtypeCase& c : kDtypes) {
+  for (const DtypeTolerance& c : kDtypes) {
     const std::string name = std::string("matmul 37x13 @ 13x29 ") + dtype_name(c.dtype);
     const auto f = [](const TensorList& x) { return matmul(x[0], x[1]); };
-    check_cuda_matches_cpu(name, f, {rnd({37, 13}, c.dtype, 1), rnd({13, 29}, c.dtype, 2)}, {c.atol, c.rtol, true});
-    check_cuda_matches_cpu(name + " (transposed inputs)", f, {rnd({37, 13}, c.dtype, 3), rnd({13, 29}, c.dtype, 4)},
+    check_cuda_matches_cpu(name, f, {random({37, 13}, c.dtype, 1), random({13, 29}, c.dtype, 2)}, {c.atol, c.rtol, true});
+    check_cuda_matches_cpu(name + " (transposed inputs)", f, {random({37, 13}, c.dtype, 3), random({13, 29}, c.dtype, 4)},
                            {c.atol, c.rtol, true, true});
   }
 }
 
 TEST_CASE("matmul with explicitly transposed operands (op T) in every combination") {
   if (!gpu_present()) return;
-  for (const DtypeCase& c : kDtypes) {
+  for (const DtypeTolerance& c : kDtypes) {
     INFO(dtype_name(c.dtype));
     check_cuda_matches_cpu("a^T @ b", [](const TensorList& x) { return matmul(transpose(x[0], 0, 1), x[1]); },
-                           {rnd({13, 37}, c.dtype, 5), rnd({13, 29}, c.dtype, 6)}, {c.atol, c.rtol, true});
+                           {random({13, 37}, c.dtype, 5), random({13, 29}, c.dtype, 6)}, {c.atol, c.rtol, true});
     check_cuda_matches_cpu("a @ b^T", [](const TensorList& x) { return matmul(x[0], transpose(x[1], 0, 1)); },
-                           {rnd({37, 13}, c.dtype, 7), rnd({29, 13}, c.dtype, 8)}, {c.atol, c.rtol, true});
+                           {random({37, 13}, c.dtype, 7), random({29, 13}, c.dtype, 8)}, {c.atol, c.rtol, true});
     check_cuda_matches_cpu("a^T @ b^T",
                            [](const TensorList& x) { return matmul(transpose(x[0], 0, 1), transpose(x[1], 0, 1)); },
-                           {rnd({13, 37}, c.dtype, 9), rnd({29, 13}, c.dtype, 10)}, {c.atol, c.rtol, true});
+                           {random({13, 37}, c.dtype, 9), random({29, 13}, c.dtype, 10)}, {c.atol, c.rtol, true});
   }
 }
 
 TEST_CASE("transposed operands reach cuBLAS without a copy") {
   if (!gpu_present()) return;
   NoGradGuard no_grad;
-  const Tensor a = to(rnd({13, 37}, DType::F32, 11), Device::cuda());
-  const Tensor b = to(rnd({29, 13}, DType::F32, 12), Device::cuda());
+  const Tensor a = to(random({13, 37}, DType::F32, 11), Device::cuda());
+  const Tensor b = to(random({29, 13}, DType::F32, 12), Device::cuda());
   Tensor warm = matmul(transpose(a, 0, 1), transpose(b, 0, 1));  // handles and workspace exist afterwards
   const int64_t before = allocations();
   const Tensor y = matmul(transpose(a, 0, 1), transpose(b, 0, 1));
   CHECK(allocations() - before == 1);  // the result only
   CHECK_CLOSE(to(y, Device::cpu()), matmul(transpose(to(a, Device::cpu()), 0, 1), transpose(to(b, Device::cpu()), 0, 1)),
               2e-5, 2e-5);
-  const Tensor a3 = to(rnd({3, 13, 37}, DType::F32, 13), Device::cuda());
-  const Tensor b3 = to(rnd({3, 29, 13}, DType::F32, 14), Device::cuda());
+  const Tensor a3 = to(random({3, 13, 37}, DType::F32, 13), Device::cuda());
+  const Tensor b3 = to(random({3, 29, 13}, DType::F32, 14), Device::cuda());
   const int64_t before3 = allocations();
   const Tensor y3 = bmm(transpose(a3, 1, 2), transpose(b3, 1, 2));
   CHECK(allocations() - before3 == 1);
@@ -86,18 +78,18 @@ TEST_CASE("transposed operands reach cuBLAS without a copy") {
 
 TEST_CASE("bmm and batched matmul: batch 3, broadcast batches, folded rows") {
   if (!gpu_present()) return;
-  for (const DtypeCase& c : kDtypes) {
+  for (const DtypeTolerance& c : kDtypes) {
     INFO(dtype_name(c.dtype));
     check_cuda_matches_cpu("bmm batch 3", [](const TensorList& x) { return bmm(x[0], x[1]); },
-                           {rnd({3, 37, 13}, c.dtype, 15), rnd({3, 13, 29}, c.dtype, 16)}, {c.atol, c.rtol, true, true});
+                           {random({3, 37, 13}, c.dtype, 15), random({3, 13, 29}, c.dtype, 16)}, {c.atol, c.rtol, true, true});
     // [3, 37, 13] @ [13, 29]: the batch folds into the rows of one GEMM.
     check_cuda_matches_cpu("batched @ 2-D", [](const TensorList& x) { return matmul(x[0], x[1]); },
-                           {rnd({3, 37, 13}, c.dtype, 17), rnd({13, 29}, c.dtype, 18)}, {c.atol, c.rtol, true});
+                           {random({3, 37, 13}, c.dtype, 17), random({13, 29}, c.dtype, 18)}, {c.atol, c.rtol, true});
     // Broadcast batch dims: b's batch stride is 0 in the strided-batched call.
     check_cuda_matches_cpu("broadcast batches", [](const TensorList& x) { return matmul(x[0], x[1]); },
-                           {rnd({2, 1, 7, 13}, c.dtype, 19), rnd({3, 13, 5}, c.dtype, 20)}, {c.atol, c.rtol, true});
+                           {random({2, 1, 7, 13}, c.dtype, 19), random({3, 13, 5}, c.dtype, 20)}, {c.atol, c.rtol, true});
     check_cuda_matches_cpu("2-D @ batched", [](const TensorList& x) { return matmul(x[0], x[1]); },
-                           {rnd({7, 13}, c.dtype, 21), rnd({4, 13, 9}, c.dtype, 22)}, {c.atol, c.rtol, true});
+                           {random({7, 13}, c.dtype, 21), random({4, 13, 9}, c.dtype, 22)}, {c.atol, c.rtol, true});
   }
 }
 
@@ -109,18 +101,18 @@ TEST_CASE("matmul of strided views that need a copy, vectors and empty sums") {
                            return matmul(slice(slice(x[0], 0, 0, 74, 2), 1, 0, 26, 2),
                                          slice(slice(x[1], 0, 1, 26, 2), 1, 0, 58, 2));
                          },
-                         {rnd({74, 26}, DType::F32, 23), rnd({26, 58}, DType::F32, 24)}, {2e-5, 2e-5, true});
+                         {random({74, 26}, DType::F32, 23), random({26, 58}, DType::F32, 24)}, {2e-5, 2e-5, true});
   // A broadcast (stride 0) inner dimension.
   check_cuda_matches_cpu("expanded operand", [](const TensorList& x) { return matmul(expand(x[0], {37, 13}), x[1]); },
-                         {rnd({1, 13}, DType::F32, 25), rnd({13, 29}, DType::F32, 26)}, {2e-5, 2e-5, false});
+                         {random({1, 13}, DType::F32, 25), random({13, 29}, DType::F32, 26)}, {2e-5, 2e-5, false});
   const auto f = [](const TensorList& x) { return matmul(x[0], x[1]); };
-  check_cuda_matches_cpu("vector @ matrix", f, {rnd({13}, DType::F64, 27), rnd({13, 29}, DType::F64, 28)},
+  check_cuda_matches_cpu("vector @ matrix", f, {random({13}, DType::F64, 27), random({13, 29}, DType::F64, 28)},
                          {1e-12, 1e-12, true});
-  check_cuda_matches_cpu("matrix @ vector", f, {rnd({37, 13}, DType::F64, 29), rnd({13}, DType::F64, 30)},
+  check_cuda_matches_cpu("matrix @ vector", f, {random({37, 13}, DType::F64, 29), random({13}, DType::F64, 30)},
                          {1e-12, 1e-12, true});
-  check_cuda_matches_cpu("vector @ vector", f, {rnd({13}, DType::F32, 31), rnd({13}, DType::F32, 32)},
+  check_cuda_matches_cpu("vector @ vector", f, {random({13}, DType::F32, 31), random({13}, DType::F32, 32)},
                          {2e-5, 2e-5, true});
-  check_cuda_matches_cpu("batch of matrices @ vector", f, {rnd({3, 37, 13}, DType::F32, 33), rnd({13}, DType::F32, 34)},
+  check_cuda_matches_cpu("batch of matrices @ vector", f, {random({3, 37, 13}, DType::F32, 33), random({13}, DType::F32, 34)},
                          {2e-5, 2e-5, true});
   // k = 0: zeros, whatever the result buffer held before.
   const Tensor empty_sum = matmul(zeros({5, 0}, DType::F32, Device::cuda()), zeros({0, 7}, DType::F32, Device::cuda()));
@@ -133,49 +125,49 @@ TEST_CASE("matmul of strided views that need a copy, vectors and empty sums") {
 TEST_CASE("matmul at a larger size exercises split-K reductions in float32") {
   if (!gpu_present()) return;
   // A long inner dimension with few outputs makes cuBLAS split K; half types must still sum in float32.
-  for (const DtypeCase& c : kDtypes) {
+  for (const DtypeTolerance& c : kDtypes) {
     INFO(dtype_name(c.dtype));
     const double scale = c.dtype == DType::F64 ? 1e-11 : (c.dtype == DType::F32 ? 2e-4 : 0.5);
     check_cuda_matches_cpu("64x4096 @ 4096x48", [](const TensorList& x) { return matmul(x[0], x[1]); },
-                           {rnd({64, 4096}, c.dtype, 35), rnd({4096, 48}, c.dtype, 36)},
+                           {random({64, 4096}, c.dtype, 35), random({4096, 48}, c.dtype, 36)},
                            {scale, c.rtol, false});
   }
 }
 
 TEST_CASE("linear: fused bias through cuBLASLt, 3-D inputs, no bias, every dtype, with gradients") {
   if (!gpu_present()) return;
-  for (const DtypeCase& c : kDtypes) {
+  for (const DtypeTolerance& c : kDtypes) {
     INFO(dtype_name(c.dtype));
     check_cuda_matches_cpu("linear with bias", [](const TensorList& x) { return linear(x[0], x[1], x[2]); },
-                           {rnd({37, 13}, c.dtype, 37), rnd({29, 13}, c.dtype, 38), rnd({29}, c.dtype, 39)},
+                           {random({37, 13}, c.dtype, 37), random({29, 13}, c.dtype, 38), random({29}, c.dtype, 39)},
                            {c.atol, c.rtol, true});
     check_cuda_matches_cpu("linear 3-D input", [](const TensorList& x) { return linear(x[0], x[1], x[2]); },
-                           {rnd({3, 5, 13}, c.dtype, 40), rnd({29, 13}, c.dtype, 41), rnd({29}, c.dtype, 42)},
+                           {random({3, 5, 13}, c.dtype, 40), random({29, 13}, c.dtype, 41), random({29}, c.dtype, 42)},
                            {c.atol, c.rtol, true, true});
     check_cuda_matches_cpu("linear without bias", [](const TensorList& x) { return linear(x[0], x[1]); },
-                           {rnd({37, 13}, c.dtype, 43), rnd({29, 13}, c.dtype, 44)}, {c.atol, c.rtol, true});
+                           {random({37, 13}, c.dtype, 43), random({29, 13}, c.dtype, 44)}, {c.atol, c.rtol, true});
   }
   // A transposed (non-contiguous) input and a strided bias.
   check_cuda_matches_cpu("linear transposed input, strided bias",
                          [](const TensorList& x) { return linear(transpose(x[0], 0, 1), x[1], slice(x[2], 0, 0, 58, 2)); },
-                         {rnd({13, 37}, DType::F32, 45), rnd({29, 13}, DType::F32, 46), rnd({58}, DType::F32, 47)},
+                         {random({13, 37}, DType::F32, 45), random({29, 13}, DType::F32, 46), random({58}, DType::F32, 47)},
                          {2e-5, 2e-5, true});
   // Only some inputs need gradients.
   check_cuda_matches_cpu("linear, weight and bias only",
                          [](const TensorList& x) { return linear(x[0].detach(), x[1], x[2]); },
-                         {rnd({37, 13}, DType::F32, 48), rnd({29, 13}, DType::F32, 49), rnd({29}, DType::F32, 50)},
+                         {random({37, 13}, DType::F32, 48), random({29, 13}, DType::F32, 49), random({29}, DType::F32, 50)},
                          {2e-5, 2e-5, true});
 }
 
 TEST_CASE("linear with a fused ReLU or tanh-GELU epilogue matches the composition on the CPU") {
   if (!gpu_present()) return;
-  for (const DtypeCase& c : kDtypes) {
+  for (const DtypeTolerance& c : kDtypes) {
     INFO(dtype_name(c.dtype));
     const double atol = c.dtype == DType::F32 ? 1e-4 : c.atol;  // cuBLASLt's GELU evaluates tanh its own way
     for (LinearActivation act : {LinearActivation::Relu, LinearActivation::GeluTanh}) {
       const auto f = [act](const TensorList& x) { return linear(x[0], x[1], x[2], act); };
       const auto f_no_bias = [act](const TensorList& x) { return linear(x[0], x[1], Tensor(), act); };
-      const TensorList in = {rnd({37, 13}, c.dtype, 51), rnd({29, 13}, c.dtype, 52), rnd({29}, c.dtype, 53)};
+      const TensorList in = {random({37, 13}, c.dtype, 51), random({29, 13}, c.dtype, 52), random({29}, c.dtype, 53)};
       {
         NoGradGuard no_grad;  // fused into the GEMM
         check_cuda_matches_cpu("fused epilogue", f, in, {atol, c.rtol, false});
@@ -192,11 +184,11 @@ TEST_CASE("model shapes: attention projections and MLPs") {
   NoGradGuard no_grad;
   check_cuda_matches_cpu("[4096, 256] x [256, 256]^T + b",
                          [](const TensorList& x) { return linear(x[0], x[1], x[2]); },
-                         {rnd({4096, 256}, DType::BF16, 54), rnd({256, 256}, DType::BF16, 55, 0.0625),
-                          rnd({256}, DType::BF16, 56)},
+                         {random({4096, 256}, DType::BF16, 54), random({256, 256}, DType::BF16, 55, 0.0625),
+                          random({256}, DType::BF16, 56)},
                          {3e-2, 2e-2, false});
   check_cuda_matches_cpu("[2, 8, 1024, 32] @ [2, 8, 32, 1024]", [](const TensorList& x) { return matmul(x[0], x[1]); },
-                         {rnd({2, 8, 1024, 32}, DType::F32, 57), rnd({2, 8, 32, 1024}, DType::F32, 58)},
+                         {random({2, 8, 1024, 32}, DType::F32, 57), random({2, 8, 32, 1024}, DType::F32, 58)},
                          {1e-4, 1e-5, false});
 }
 
@@ -207,23 +199,23 @@ TEST_CASE("TF32 is an explicit opt-in for float32") {
   CHECK(allow_tf32());
   // TF32 keeps 10 mantissa bits of the inputs: about 1e-3 relative error on these sums.
   check_cuda_matches_cpu("matmul with TF32", [](const TensorList& x) { return matmul(x[0], x[1]); },
-                         {rnd({256, 512}, DType::F32, 59), rnd({512, 128}, DType::F32, 60)}, {0.1, 1e-2, false});
+                         {random({256, 512}, DType::F32, 59), random({512, 128}, DType::F32, 60)}, {0.1, 1e-2, false});
   set_allow_tf32(false);
   check_cuda_matches_cpu("matmul without TF32", [](const TensorList& x) { return matmul(x[0], x[1]); },
-                         {rnd({256, 512}, DType::F32, 59), rnd({512, 128}, DType::F32, 60)}, {2e-4, 1e-5, false});
+                         {random({256, 512}, DType::F32, 59), random({512, 128}, DType::F32, 60)}, {2e-4, 1e-5, false});
 }
 
 TEST_CASE("matmul on a non-default stream and from several threads") {
   if (!gpu_present()) return;
   NoGradGuard no_grad;
-  const Tensor a = rnd({67, 45}, DType::F32, 61), b = rnd({45, 33}, DType::F32, 62);
+  const Tensor a = random({67, 45}, DType::F32, 61), b = random({45, 33}, DType::F32, 62);
   const Tensor expected = matmul(a, b);
   const Tensor ga = to(a, Device::cuda()), gb = to(b, Device::cuda());
   {
     cuda::Stream stream(/*non_blocking=*/true);
     cuda::StreamGuard guard(stream.handle());
     const Tensor y = matmul(ga, gb);
-    const Tensor bias = to(rnd({33}, DType::F32, 63), Device::cuda());
+    const Tensor bias = to(random({33}, DType::F32, 63), Device::cuda());
     const Tensor z = linear(ga, transpose(gb, 0, 1), bias);
     stream.synchronize();
     CHECK_CLOSE(to(y, Device::cpu()), expected, 2e-5, 2e-5);
@@ -245,8 +237,8 @@ TEST_CASE("matmul on a non-default stream and from several threads") {
 TEST_CASE("cuda::gemm: column-major results and float32 results of 16-bit inputs") {
   if (!gpu_present()) return;
   NoGradGuard no_grad;
-  const Tensor a = to(rnd({37, 13}, DType::BF16, 64), Device::cuda());
-  const Tensor b = to(rnd({13, 29}, DType::BF16, 65), Device::cuda());
+  const Tensor a = to(random({37, 13}, DType::BF16, 64), Device::cuda());
+  const Tensor b = to(random({13, 29}, DType::BF16, 65), Device::cuda());
   const Tensor expected = matmul(to(to(a, Device::cpu()), DType::F32), to(to(b, Device::cpu()), DType::F32));
   // Result stored column-major ([29, 37] contiguous, seen as its transpose), in float32.
   Tensor storage = zeros({29, 37}, DType::F32, Device::cuda());

@@ -25,10 +25,6 @@ DeviceCheck tolerance(DType dt, bool backward = true, bool non_contiguous = fals
   }
 }
 
-Tensor rand_in(const Shape& shape, DType dt, uint64_t seed, double scale = 1.0) {
-  return to(random(shape, DType::F64, seed, scale), dt);
-}
-
 std::string dims_str(const Dims& d) {
   std::string s = "{";
   for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
@@ -43,7 +39,7 @@ const Dims kDimSets[] = {{}, {0}, {1}, {2}, {0, 2}, {1, 2}, {0, 1}, {-1}, {0, 1,
 TEST_CASE("sum and mean over every dim set, keepdim, contiguous and not, every float dtype") {
   if (!gpu_present()) return;
   for (DType dt : kFloats) {
-    const Tensor x = rand_in({37, 13, 5}, dt, 1);
+    const Tensor x = random({37, 13, 5}, dt, 1);
     for (const Dims& dims : kDimSets) {
       for (bool keepdim : {false, true}) {
         for (bool nc : {false, true}) {
@@ -61,7 +57,7 @@ TEST_CASE("sum and mean over every dim set, keepdim, contiguous and not, every f
 
 TEST_CASE("reductions of permuted and sliced views read the strides as they are") {
   if (!gpu_present()) return;
-  const Tensor x = rand_in({6, 37, 13, 5}, DType::F32, 2);
+  const Tensor x = random({6, 37, 13, 5}, DType::F32, 2);
   const DeviceCheck t = tolerance(DType::F32);
   check_cuda_matches_cpu("sum of a permuted view over dims {1, 3}",
                          [](const TensorList& in) { return sum(permute(in[0], {2, 0, 3, 1}), {1, 3}); }, {x}, t);
@@ -71,17 +67,17 @@ TEST_CASE("reductions of permuted and sliced views read the strides as they are"
                          [](const TensorList& in) { return var(narrow(in[0], 2, 2, 9), {0, 2}); }, {x}, t);
   check_cuda_matches_cpu("mean over the channels of NCHW (LayerNorm2d's reduction)",
                          [](const TensorList& in) { return mean(in[0], {1}, true); },
-                         {rand_in({2, 64, 32, 32}, DType::F32, 3)}, t);
+                         {random({2, 64, 32, 32}, DType::F32, 3)}, t);
   check_cuda_matches_cpu("sum over an expanded (stride 0) dim",
                          [](const TensorList& in) { return sum(expand(in[0], {7, 37, 13}), {0}); },
-                         {rand_in({37, 13}, DType::F32, 4)}, t);
+                         {random({37, 13}, DType::F32, 4)}, t);
 }
 
 TEST_CASE("large and odd-sized reductions: 1000003 elements, rows of 1 and of 4099, few long columns") {
   if (!gpu_present()) return;
   for (DType dt : {DType::F32, DType::F64}) {
     const DeviceCheck t = tolerance(dt);
-    const Tensor big = rand_in({1000003}, dt, 5);
+    const Tensor big = random({1000003}, dt, 5);
     check_cuda_matches_cpu("sum of 1000003", [](const TensorList& in) { return sum(in[0]); }, {big}, t);
     check_cuda_matches_cpu("mean of 1000003", [](const TensorList& in) { return mean(in[0]); }, {big}, t);
     check_cuda_matches_cpu("var of 1000003", [](const TensorList& in) { return var(in[0]); }, {big}, t);
@@ -91,7 +87,7 @@ TEST_CASE("large and odd-sized reductions: 1000003 elements, rows of 1 and of 40
                            t);
     check_cuda_matches_cpu("argmax of 1000003", [](const TensorList& in) { return argmax(in[0], 0); }, {big}, t);
     // Few outputs with a long reduced dim in column mode: split over blocks, then combined.
-    const Tensor tall = rand_in({100003, 3}, dt, 6);
+    const Tensor tall = random({100003, 3}, dt, 6);
     check_cuda_matches_cpu("sum over dim 0 of [100003, 3]", [](const TensorList& in) { return sum(in[0], {0}); },
                            {tall}, t);
     check_cuda_matches_cpu("std over dim 0 of [100003, 3]", [](const TensorList& in) { return stddev(in[0], {0}); },
@@ -99,10 +95,10 @@ TEST_CASE("large and odd-sized reductions: 1000003 elements, rows of 1 and of 40
     check_cuda_matches_cpu("argmin over dim 0 of [100003, 3]", [](const TensorList& in) { return argmin(in[0], 0); },
                            {tall}, t);
     // Rows of 4099 and rows of 1.
-    const Tensor rows = rand_in({7, 4099}, dt, 7);
+    const Tensor rows = random({7, 4099}, dt, 7);
     check_cuda_matches_cpu("sum of rows of 4099", [](const TensorList& in) { return sum(in[0], {1}); }, {rows}, t);
     check_cuda_matches_cpu("var of columns of 7", [](const TensorList& in) { return var(in[0], {0}); }, {rows}, t);
-    const Tensor ones_rows = rand_in({4099, 1}, dt, 8);
+    const Tensor ones_rows = random({4099, 1}, dt, 8);
     check_cuda_matches_cpu("sum of rows of 1", [](const TensorList& in) { return sum(in[0], {1}); }, {ones_rows}, t);
     check_cuda_matches_cpu("amax of rows of 1", [](const TensorList& in) { return amax(in[0], {1}, true); },
                            {ones_rows}, t);
@@ -115,7 +111,7 @@ TEST_CASE("var and stddev: dims, keepdim, corrections 0, 1, 2, and corrections a
   if (!gpu_present()) return;
   for (DType dt : kFloats) {
     // An offset mean: a one-pass formula would lose digits here.
-    const Tensor x = add(rand_in({37, 13, 5}, dt, 9), 100.0);
+    const Tensor x = add(random({37, 13, 5}, dt, 9), 100.0);
     for (const Dims& dims : kDimSets) {
       for (int64_t correction : {0, 1, 2}) {
         for (bool keepdim : {false, true}) {
@@ -132,10 +128,10 @@ TEST_CASE("var and stddev: dims, keepdim, corrections 0, 1, 2, and corrections a
     }
     // n - correction <= 0: inf or NaN as on the CPU.
     check_cuda_matches_cpu(std::string("var of one element per row, ") + dtype_name(dt),
-                           [](const TensorList& in) { return var(in[0], {1}); }, {rand_in({5, 1}, dt, 10)},
+                           [](const TensorList& in) { return var(in[0], {1}); }, {random({5, 1}, dt, 10)},
                            tolerance(dt, false));
     check_cuda_matches_cpu(std::string("var with correction 5 of rows of 3, ") + dtype_name(dt),
-                           [](const TensorList& in) { return var(in[0], {1}, 5); }, {rand_in({4, 3}, dt, 11)},
+                           [](const TensorList& in) { return var(in[0], {1}, 5); }, {random({4, 3}, dt, 11)},
                            tolerance(dt, false));
   }
 }
@@ -143,7 +139,7 @@ TEST_CASE("var and stddev: dims, keepdim, corrections 0, 1, 2, and corrections a
 TEST_CASE("amax, amin, max, min, argmax, argmin: dims, ties pick the first index, NaN wins") {
   if (!gpu_present()) return;
   for (DType dt : kFloats) {
-    const Tensor x = rand_in({37, 13, 5}, dt, 12);
+    const Tensor x = random({37, 13, 5}, dt, 12);
     for (const Dims& dims : kDimSets) {
       for (bool keepdim : {false, true}) {
         const std::string tag = std::string(dtype_name(dt)) + " dims " + dims_str(dims) + (keepdim ? " keepdim" : "");
@@ -154,7 +150,7 @@ TEST_CASE("amax, amin, max, min, argmax, argmin: dims, ties pick the first index
       }
     }
     // Small integers: many ties, also between the elements a gradient is shared among.
-    const Tensor ties = round(rand_in({37, 13, 5}, dt, 13, 2.0));
+    const Tensor ties = round(random({37, 13, 5}, dt, 13, 2.0));
     for (int64_t dim : {0, 1, 2, -1}) {
       for (bool keepdim : {false, true}) {
         const std::string tag = std::string(dtype_name(dt)) + " dim " + std::to_string(dim) + (keepdim ? " keepdim" : "");
@@ -200,7 +196,7 @@ TEST_CASE("amax, amin, max, min, argmax, argmin: dims, ties pick the first index
 
 TEST_CASE("amax, amin, argmax and sums of integer and bool inputs") {
   if (!gpu_present()) return;
-  const Tensor values = rand_in({37, 13, 5}, DType::F64, 15, 20.0);
+  const Tensor values = random({37, 13, 5}, DType::F64, 15, 20.0);
   for (DType dt : {DType::U8, DType::I32, DType::I64, DType::Bool}) {
     const Tensor x = to(dt == DType::U8 ? abs(values) : values, dt);
     const std::string name = dtype_name(dt);
@@ -229,16 +225,16 @@ TEST_CASE("amax, amin, argmax and sums of integer and bool inputs") {
   }
   // Floating input, integer result dtype: summed in float64, then truncated.
   check_cuda_matches_cpu("sum of float32 to int64", [](const TensorList& in) { return sum(in[0], {1}, false, DType::I64); },
-                         {rand_in({37, 13}, DType::F32, 16, 30.0)}, {0, 0, false});
+                         {random({37, 13}, DType::F32, 16, 30.0)}, {0, 0, false});
   check_cuda_matches_cpu("sum of float32 in float64",
                          [](const TensorList& in) { return sum(in[0], {0, 1}, true, DType::F64); },
-                         {rand_in({37, 13}, DType::F32, 17)}, tolerance(DType::F64));
+                         {random({37, 13}, DType::F32, 17)}, tolerance(DType::F64));
 }
 
 TEST_CASE("all and any over dims for every dtype") {
   if (!gpu_present()) return;
   // About a third zeros.
-  const Tensor values = round(rand_in({37, 13, 5}, DType::F64, 18, 0.7));
+  const Tensor values = round(random({37, 13, 5}, DType::F64, 18, 0.7));
   for (DType dt : {DType::Bool, DType::U8, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64}) {
     const Tensor x = to(abs(values), dt);
     for (const Dims& dims : kDimSets) {
@@ -287,7 +283,7 @@ TEST_CASE("prod: dims, every float dtype, gradients with and without zeros") {
 TEST_CASE("norm for p = 2, 1, 3, inf, -inf, 0, 0.5, -1 over dims") {
   if (!gpu_present()) return;
   for (DType dt : kFloats) {
-    const Tensor x = rand_in({37, 13, 5}, dt, 21);
+    const Tensor x = random({37, 13, 5}, dt, 21);
     for (double p : {2.0, 1.0, 3.0, kInf, -kInf, 0.0, 0.5, -1.0}) {
       for (const Dims& dims : {Dims{}, Dims{0}, Dims{2}, Dims{0, 2}}) {
         const std::string tag = std::string(dtype_name(dt)) + " p " + std::to_string(p) + " dims " + dims_str(dims);
@@ -302,7 +298,7 @@ TEST_CASE("norm for p = 2, 1, 3, inf, -inf, 0, 0.5, -1 over dims") {
 TEST_CASE("logsumexp: dims, stability, infinities and NaN") {
   if (!gpu_present()) return;
   for (DType dt : kFloats) {
-    const Tensor x = rand_in({37, 13, 5}, dt, 22, 10.0);
+    const Tensor x = random({37, 13, 5}, dt, 22, 10.0);
     for (const Dims& dims : kDimSets) {
       if (dims.empty()) continue;  // logsumexp names its dims
       for (bool keepdim : {false, true}) {
@@ -332,7 +328,7 @@ TEST_CASE("logsumexp: dims, stability, infinities and NaN") {
 TEST_CASE("cumsum along every dim, long rows, every dtype, gradient") {
   if (!gpu_present()) return;
   for (DType dt : kFloats) {
-    const Tensor x = rand_in({37, 13, 5}, dt, 24);
+    const Tensor x = random({37, 13, 5}, dt, 24);
     for (int64_t dim : {0, 1, 2, -1}) {
       const std::string tag = std::string(dtype_name(dt)) + " dim " + std::to_string(dim);
       // Partial sums pass through zero: an absolute tolerance as for the sums they are.
@@ -345,13 +341,13 @@ TEST_CASE("cumsum along every dim, long rows, every dtype, gradient") {
     DeviceCheck t = tolerance(dt);
     t.atol = dt == DType::F32 ? 1e-3 : 1e-9;  // partial sums of up to 1e6 terms of size 1
     check_cuda_matches_cpu(std::string("cumsum of rows of 4099, ") + dtype_name(dt),
-                           [](const TensorList& in) { return cumsum(in[0], 1); }, {rand_in({5, 4099}, dt, 25)}, t);
+                           [](const TensorList& in) { return cumsum(in[0], 1); }, {random({5, 4099}, dt, 25)}, t);
     check_cuda_matches_cpu(std::string("cumsum of 1000003, ") + dtype_name(dt),
-                           [](const TensorList& in) { return cumsum(in[0], 0); }, {rand_in({1000003}, dt, 26)}, t);
+                           [](const TensorList& in) { return cumsum(in[0], 0); }, {random({1000003}, dt, 26)}, t);
     check_cuda_matches_cpu(std::string("cumsum of rows of 1, ") + dtype_name(dt),
-                           [](const TensorList& in) { return cumsum(in[0], 1); }, {rand_in({4099, 1}, dt, 27)}, t);
+                           [](const TensorList& in) { return cumsum(in[0], 1); }, {random({4099, 1}, dt, 27)}, t);
     check_cuda_matches_cpu(std::string("cumsum along the middle of [3, 4099, 2], ") + dtype_name(dt),
-                           [](const TensorList& in) { return cumsum(in[0], 1); }, {rand_in({3, 4099, 2}, dt, 28)}, t);
+                           [](const TensorList& in) { return cumsum(in[0], 1); }, {random({3, 4099, 2}, dt, 28)}, t);
   }
   check_cuda_matches_cpu("cumsum of a 0-d tensor", [](const TensorList& in) { return cumsum(in[0], 0); },
                          {scalar_tensor(1.5, DType::F32)}, tolerance(DType::F32));
@@ -359,7 +355,7 @@ TEST_CASE("cumsum along every dim, long rows, every dtype, gradient") {
 
 TEST_CASE("sum_to undoes broadcasting on the device") {
   if (!gpu_present()) return;
-  const Tensor g = rand_in({4, 37, 13, 5}, DType::F32, 29);
+  const Tensor g = random({4, 37, 13, 5}, DType::F32, 29);
   for (const Shape& shape : {Shape{37, 13, 5}, Shape{1, 13, 1}, Shape{13, 1}, Shape{5}, Shape{}, Shape{4, 1, 1, 5}}) {
     check_cuda_matches_cpu("sum_to " + shape_str(shape), [&](const TensorList& in) { return sum_to(in[0], shape); },
                            {g}, tolerance(DType::F32));
@@ -367,13 +363,13 @@ TEST_CASE("sum_to undoes broadcasting on the device") {
   // The gradient of a broadcast add reaches both inputs through sum_to.
   check_cuda_matches_cpu("broadcast add gradients",
                          [](const TensorList& in) { return add(in[0], in[1]); },
-                         {rand_in({37, 1, 5}, DType::F32, 30), rand_in({13, 1}, DType::F32, 31)},
+                         {random({37, 1, 5}, DType::F32, 30), random({13, 1}, DType::F32, 31)},
                          tolerance(DType::F32));
 }
 
 TEST_CASE("empty reductions and 0-d inputs") {
   if (!gpu_present()) return;
-  const Tensor empty_rows = rand_in({0, 5}, DType::F32, 32);
+  const Tensor empty_rows = random({0, 5}, DType::F32, 32);
   const Tensor empty_cols = empty({4, 0}, DType::F32);
   const DeviceCheck t = tolerance(DType::F32, false);
   check_cuda_matches_cpu("sum over an empty dim", [](const TensorList& in) { return sum(in[0], {1}); }, {empty_cols}, t);

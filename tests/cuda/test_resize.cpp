@@ -12,14 +12,10 @@ using namespace rvos::testing;
 
 namespace {
 
-struct Tolerance {
-  DType dtype;
-  double atol, rtol;
-};
-const Tolerance kDtypes[] = {{DType::F32, 1e-6, 1e-6},
-                             {DType::F64, 1e-13, 1e-13},
-                             {DType::BF16, 1e-2, 1e-2},
-                             {DType::F16, 1e-3, 1e-3}};
+const DtypeTolerance kDtypes[] = {{DType::F32, 1e-6, 1e-6},
+                                  {DType::F64, 1e-13, 1e-13},
+                                  {DType::BF16, 1e-2, 1e-2},
+                                  {DType::F16, 1e-3, 1e-3}};
 
 std::string describe(const InterpolateOptions& o) {
   static const char* names[] = {"nearest", "nearest-exact", "linear", "bilinear", "bicubic"};
@@ -32,7 +28,7 @@ std::string describe(const InterpolateOptions& o) {
 }
 
 void check_resize(const Shape& shape, const InterpolateOptions& options, uint64_t seed, bool non_contiguous = false) {
-  for (const Tolerance& t : kDtypes) {
+  for (const DtypeTolerance& t : kDtypes) {
     check_cuda_matches_cpu(shape_str(shape) + " " + describe(options) + " " + dtype_name(t.dtype),
                            [options](const TensorList& x) { return interpolate(x[0], options); },
                            {random(shape, t.dtype, seed)}, {t.atol, t.rtol, true, non_contiguous});
@@ -114,7 +110,7 @@ TEST_CASE("linear 1-D and scale factors") {
 
 TEST_CASE("channels-last inputs take the CPU's channels-last kernels on the device too") {
   if (!gpu_present()) return;
-  for (const Tolerance& t : kDtypes) {
+  for (const DtypeTolerance& t : kDtypes) {
     // [N, H, W, C] storage viewed as [N, C, H, W] with C > 3: the CPU's channels-last path.
     const Tensor x = random({2, 21, 19, 8}, t.dtype, 500);
     for (const InterpolateOptions& o :

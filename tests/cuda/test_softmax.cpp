@@ -23,10 +23,6 @@ DeviceCheck tolerance(DType dt, bool backward = true, bool non_contiguous = fals
   }
 }
 
-Tensor rand_in(const Shape& shape, DType dt, uint64_t seed, double scale = 1.0) {
-  return to(random(shape, DType::F64, seed, scale), dt);
-}
-
 using SoftmaxFn = Tensor (*)(const Tensor&, int64_t);
 
 struct Variant {
@@ -62,7 +58,7 @@ Tensor with_masked_rows(const Tensor& x, int64_t dim) {
 TEST_CASE("softmax variants along every dim of 37x13x5, every float dtype, contiguous and not") {
   if (!gpu_present()) return;
   for (DType dt : kFloats) {
-    const Tensor x = rand_in({37, 13, 5}, dt, 1, 3.0);
+    const Tensor x = random({37, 13, 5}, dt, 1, 3.0);
     for (const Variant& v : kVariants) {
       for (int64_t dim : {0, 1, 2, -1}) {
         for (bool nc : {false, true}) {
@@ -82,7 +78,7 @@ TEST_CASE("softmax row lengths across the warp and block kernels: 1, 31, 32, 33,
   for (int64_t n : {1, 31, 32, 33, 100, 257, 1000, 1024, 1025, 4096, 4099, 30000, 100000}) {
     const int64_t rows = n > 10000 ? 3 : 9;
     for (DType dt : {DType::F32, DType::BF16, DType::F64}) {
-      const Tensor x = rand_in({rows, n}, dt, 2 + static_cast<uint64_t>(n), 4.0);
+      const Tensor x = random({rows, n}, dt, 2 + static_cast<uint64_t>(n), 4.0);
       for (const Variant& v : kVariants) {
         const std::string tag = std::string(v.name) + " rows of " + std::to_string(n) + " " + dtype_name(dt);
         check_cuda_matches_cpu(tag, [&](const TensorList& in) { return v.fn(in[0], -1); }, {x}, tolerance(dt));
@@ -95,7 +91,7 @@ TEST_CASE("softmax along non-innermost dims: few and many columns, long columns"
   if (!gpu_present()) return;
   for (const Shape& shape : {Shape{4, 2000, 7}, Shape{2, 3, 4099}, Shape{30000, 3}, Shape{1, 5, 1}, Shape{64, 33, 257}}) {
     for (DType dt : {DType::F32, DType::F16}) {
-      const Tensor x = rand_in(shape, dt, 3, 2.0);
+      const Tensor x = random(shape, dt, 3, 2.0);
       const int64_t dim = shape.size() == 2 ? 0 : 1;
       for (const Variant& v : kVariants) {
         const std::string tag = std::string(v.name) + " " + shape_str(shape) + " dim " + std::to_string(dim) + " " +
@@ -111,7 +107,7 @@ TEST_CASE("masked rows: the safe softmax gives zeros (and zero gradients) where 
   for (DType dt : kFloats) {
     for (const Shape& shape : {Shape{12, 37}, Shape{6, 2000}, Shape{6, 4099}, Shape{5, 9, 7}}) {
       for (int64_t dim : {int64_t{-1}, shape.size() == 3 ? int64_t{1} : int64_t{0}}) {
-        const Tensor x = with_masked_rows(rand_in(shape, dt, 4), dim);
+        const Tensor x = with_masked_rows(random(shape, dt, 4), dim);
         for (const Variant& v : kVariants) {
           const std::string tag = std::string(v.name) + " masked " + shape_str(shape) + " dim " + std::to_string(dim) +
                                   " " + dtype_name(dt);
@@ -134,7 +130,7 @@ TEST_CASE("masked rows: the safe softmax gives zeros (and zero gradients) where 
 TEST_CASE("softmax is stable for large magnitudes and propagates NaN") {
   if (!gpu_present()) return;
   for (DType dt : {DType::F32, DType::F64}) {
-    const Tensor big = add(rand_in({7, 300}, dt, 5, 50.0), 1e4);
+    const Tensor big = add(random({7, 300}, dt, 5, 50.0), 1e4);
     for (const Variant& v : kVariants) {
       check_cuda_matches_cpu(std::string(v.name) + " large magnitudes " + dtype_name(dt),
                              [&](const TensorList& in) { return v.fn(in[0], 1); }, {big}, tolerance(dt));
@@ -153,7 +149,7 @@ TEST_CASE("softmax is stable for large magnitudes and propagates NaN") {
 TEST_CASE("softmax backward with non-contiguous and expanded gradients, empty and 0-d inputs") {
   if (!gpu_present()) return;
   for (DType dt : {DType::F32, DType::BF16}) {
-    const Tensor x = rand_in({33, 65}, dt, 7);
+    const Tensor x = random({33, 65}, dt, 7);
     for (const Variant& v : kVariants) {
       // mean's gradient reaches the softmax as an expanded (stride 0) tensor.
       check_cuda_matches_cpu(std::string(v.name) + " under mean " + dtype_name(dt),
@@ -174,7 +170,7 @@ TEST_CASE("attention-shaped softmax: [B, heads, queries, keys] over keys") {
   for (const Shape& shape : {Shape{2, 8, 64, 64}, Shape{1, 4, 16, 4096}, Shape{1, 1, 5, 4101}}) {
     for (DType dt : {DType::F32, DType::BF16}) {
       check_cuda_matches_cpu(std::string("softmax ") + shape_str(shape) + " " + dtype_name(dt),
-                             [](const TensorList& in) { return softmax(in[0], -1); }, {rand_in(shape, dt, 8, 3.0)},
+                             [](const TensorList& in) { return softmax(in[0], -1); }, {random(shape, dt, 8, 3.0)},
                              tolerance(dt));
     }
   }
