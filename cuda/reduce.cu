@@ -349,8 +349,11 @@ StridedIndexer coalesced(const int64_t* sizes, const int64_t* strides, int64_t n
       ix.strides[ix.ndim - 1] = strides[d];
     } else {
       if (ix.ndim == kMaxDims) {
+        std::string dims;
+        for (int64_t k = 0; k < ndim; ++k) dims += (k ? ", " : "") + std::to_string(sizes[k]);
         throw std::invalid_argument("CUDA reductions address at most " + std::to_string(kMaxDims) +
-                                    " non-mergeable dimensions on each side (kept, reduced) of a reduction");
+                                    " non-mergeable dimensions on each side (kept, reduced) of a reduction; the " +
+                                    "dims [" + dims + "] do not merge to that many");
       }
       ix.sizes[ix.ndim] = sizes[d];
       ix.strides[ix.ndim] = strides[d];

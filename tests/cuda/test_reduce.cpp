@@ -392,3 +392,15 @@ TEST_CASE("empty reductions and 0-d inputs") {
   check_cuda_matches_cpu("norm of a 0-d tensor", [](const TensorList& in) { return norm(in[0]); }, {s},
                          tolerance(DType::F64));
 }
+
+TEST_CASE("a reduction over more than eight dims that do not merge is refused, naming the dims") {
+  if (!gpu_present()) return;
+  Tensor x = to(random({2, 2, 2, 2, 2, 2, 2, 2, 2, 3}, DType::F32, 5), Device::cuda());
+  // Reversed dims have ascending strides: no two neighbours are one run in memory.
+  Tensor reversed = permute(x, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0});
+  CHECK_THROWS_WITH_AS(sum(reversed, {0}), doctest::Contains("dims [2, 2, 2, 2, 2, 2, 2, 2, 2] do not merge"),
+                       std::invalid_argument);
+  // Merged to fewer dims, the same data reduces.
+  check_cuda_matches_cpu("sum of a contiguous ten-dim tensor", [](const TensorList& in) { return sum(in[0], {0}); },
+                         {random({2, 2, 2, 2, 2, 2, 2, 2, 2, 3}, DType::F32, 6)}, tolerance(DType::F32));
+}
